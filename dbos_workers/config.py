@@ -1,0 +1,191 @@
+"""DBOSConfig (the DBOS keys plus ours) validated once into an immutable Settings."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypedDict
+from urllib.parse import urlsplit
+
+from .errors import DBOSConfigError
+from .serialization import JSONSerializer, PickleSerializer, Serializer
+
+
+class DBOSConfig(TypedDict, total=False):
+    name: str
+    system_database_url: str | None
+    executor_id: str | None
+    application_version: str | None
+    dbos_system_schema: str | None
+    sys_db_pool_size: int | None
+    max_executor_threads: int | None
+    log_level: str | None
+    serializer: Serializer | str | None
+    # ours
+    worker_processes: int | None
+    worker_threads: int | None
+    embedded_data_dir: str | None
+    executor_lease_sec: float | None
+    polling_interval_sec: float | None
+    heartbeat_timeout_sec: float | None
+
+
+_DBOS_KEYS_IGNORED = {
+    "system_database_engine", "sys_db_polling_concurrency", "db_engine_kwargs",
+    "sys_db_idle_transaction_timeout_sec", "use_listen_notify", "run_migrations",
+    "notification_listener_polling_interval_sec", "notification_coalesce_sec",
+    "observability_query_timeout_sec", "scheduler_polling_interval_sec",
+    "kafka_queue_polling_interval_sec", "console_log_level", "otlp_log_level", "enable_otlp",
+    "otlp_traces_endpoints", "otlp_logs_endpoints", "otlp_attributes", "otel_attribute_format",
+    "conductor_key", "conductor_url", "conductor_executor_metadata",
+    "conductor_metadata_only_mode", "transact_enterprise_key", "auto_upgrade",
+    "auto_upgrade_interval_sec", "auto_upgrade_grace_sec", "sharding", "enable_patching",
+    "run_admin_server", "admin_port", "application_database_url", "database_url",
+}
+_KNOWN = set(DBOSConfig.__annotations__)
+_NAME_RE = re.compile(r"^[a-z0-9_-]{3,256}$")
+_LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    name: str
+    database_url: str | None  # None: the embedded Postgres
+    executor_id: str
+    application_version: str
+    schema: str
+    pool_size: int
+    max_executor_threads: int
+    log_level: str
+    serializer: Serializer
+    worker_processes: int
+    worker_threads: int
+    embedded_data_dir: Path
+    executor_lease_sec: float
+    polling_interval_sec: float
+    heartbeat_timeout_sec: float
+
+    @property
+    def channel(self) -> str:
+        return f"dbos_workers_{self.schema}"[:63]
+
+
+def _default_executor_id() -> str:
+    return os.environ.get("DBOS__VMID") or socket.gethostname() or "dbos-workers-host"
+
+
+def _int(config: DBOSConfig, key: str, default: int, minimum: int) -> int:
+    value = config.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DBOSConfigError(f"config key {key!r} must be an integer, got {value!r}")
+    if value < minimum:
+        raise DBOSConfigError(f"config key {key!r} must be >= {minimum}, got {value}")
+    return value
+
+
+def _float(config: DBOSConfig, key: str, default: float, minimum: float) -> float:
+    value = config.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DBOSConfigError(f"config key {key!r} must be a number, got {value!r}")
+    if value < minimum:
+        raise DBOSConfigError(f"config key {key!r} must be >= {minimum}, got {value}")
+    return float(value)
+
+
+def _str(config: DBOSConfig, key: str) -> str | None:
+    value = config.get(key)
+    if value is not None and not isinstance(value, str):
+        raise DBOSConfigError(f"config key {key!r} must be a string, got {value!r}")
+    return value
+
+
+def validate_database_url(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise DBOSConfigError(f"system_database_url is malformed: {exc}") from None
+    scheme = parts.scheme.split("+", 1)[0]
+    if scheme not in ("postgresql", "postgres"):
+        raise DBOSConfigError(
+            "system_database_url must be a Postgres URL like "
+            "postgresql://user:password@host:5432/dbname (got scheme "
+            f"{parts.scheme or '(none)'!r})"
+        )
+    if not parts.path.strip("/") :
+        raise DBOSConfigError("system_database_url must name a database: postgresql://host/dbname")
+    # psycopg wants the plain scheme; accept SQLAlchemy-style drivers.
+    return "postgresql" + url[len(parts.scheme):]
+
+
+def _serializer(value: object) -> Serializer:
+    if value is None or value == "pickle":
+        return PickleSerializer()
+    if value == "json":
+        return JSONSerializer()
+    if isinstance(value, Serializer):
+        return value
+    raise DBOSConfigError(f"config key 'serializer' must be 'pickle', 'json' or a Serializer, got {value!r}")
+
+
+def _warn_unknown(config: DBOSConfig) -> None:
+    unknown = sorted(set(config) - _KNOWN)
+    if not unknown:
+        return
+    ignored = [k for k in unknown if k in _DBOS_KEYS_IGNORED]
+    typos = [k for k in unknown if k not in _DBOS_KEYS_IGNORED]
+    parts = []
+    if ignored:
+        parts.append(f"DBOS keys not supported by dbos-workers (ignored): {', '.join(ignored)}")
+    if typos:
+        parts.append(f"unknown keys (ignored): {', '.join(typos)}")
+    warnings.warn("; ".join(parts), UserWarning, stacklevel=4)
+
+
+def build_settings(config: Any) -> Settings:
+    if not isinstance(config, dict):
+        raise DBOSConfigError(f"config must be a dict (DBOSConfig), got {type(config).__name__}")
+    _warn_unknown(config)  # type: ignore[arg-type]
+    cfg: DBOSConfig = config  # type: ignore[assignment]
+    name = cfg.get("name")
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise DBOSConfigError(
+            f"config key 'name' is required: 3-256 characters of [a-z0-9-_], got {name!r}"
+        )
+    url = _str(cfg, "system_database_url") or os.environ.get("DBOS_SYSTEM_DATABASE_URL") or None
+    schema = _str(cfg, "dbos_system_schema") or "dbos_workers"
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,47}$", schema):
+        raise DBOSConfigError(f"config key 'dbos_system_schema' must be a plain identifier, got {schema!r}")
+    level = (_str(cfg, "log_level") or "INFO").upper()
+    if level not in _LOG_LEVELS:
+        raise DBOSConfigError(f"config key 'log_level' must be one of {sorted(_LOG_LEVELS)}, got {level!r}")
+    executor_id = _str(cfg, "executor_id") or _default_executor_id()
+    if "/" in executor_id:
+        raise DBOSConfigError(f"config key 'executor_id' must not contain '/', got {executor_id!r}")
+    data_dir = _str(cfg, "embedded_data_dir") or ".dbos"
+    return Settings(
+        name=name,
+        database_url=validate_database_url(url) if url else None,
+        executor_id=executor_id,
+        application_version=_str(cfg, "application_version")
+        or os.environ.get("DBOS__APPVERSION")
+        or f"{name}-default",
+        schema=schema,
+        pool_size=_int(cfg, "sys_db_pool_size", 20, 2),
+        max_executor_threads=_int(cfg, "max_executor_threads", 64, 1),
+        log_level=level,
+        serializer=_serializer(cfg.get("serializer")),
+        worker_processes=_int(cfg, "worker_processes", os.cpu_count() or 1, 0),
+        worker_threads=_int(cfg, "worker_threads", 16, 1),
+        embedded_data_dir=Path(data_dir).expanduser().resolve(),
+        executor_lease_sec=_float(cfg, "executor_lease_sec", 10.0, 1.0),
+        polling_interval_sec=_float(cfg, "polling_interval_sec", 1.0, 0.01),
+        heartbeat_timeout_sec=_float(cfg, "heartbeat_timeout_sec", 60.0, 1.0),
+    )

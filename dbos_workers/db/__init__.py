@@ -1,0 +1,1 @@
+"""The system database: named queries, the repository seam, migrations and the listener."""

@@ -1,0 +1,149 @@
+"""One LISTEN connection per process. Notifications are hints, never data: a payload names
+what changed (`c:<workflow>` completion, `m:<workflow>::<topic>` message, `e:<workflow>::<key>`
+event, `q:<queue>` runnable work) and wakes whoever waits on that key.
+
+Waiters register *before* they check the database, so a notification that lands between the
+check and the wait is never lost; they still re-check on a polling backstop. After a
+reconnect every waiter and queue callback is woken to catch up on what was missed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import psycopg
+import structlog
+
+from .queries import load_queries
+from .repository import Backoff, compose, connect_direct, mask_url
+
+log = structlog.get_logger("dbos_workers.listener")
+
+
+class Waiters:
+    """Events keyed by notification payload."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: dict[str, set[threading.Event]] = {}
+        self._queue_callbacks: list[Callable[[str | None], None]] = []
+        self._completion_hooks: list[Callable[[str], None]] = []
+
+    @contextlib.contextmanager
+    def watch(self, key: str) -> Iterator[threading.Event]:
+        event = threading.Event()
+        with self._lock:
+            self._events.setdefault(key, set()).add(event)
+        try:
+            yield event
+        finally:
+            with self._lock:
+                events = self._events.get(key)
+                if events is not None:
+                    events.discard(event)
+                    if not events:
+                        del self._events[key]
+
+    def on_queue(self, callback: Callable[[str | None], None]) -> None:
+        """callback(queue_name) on `q:` payloads; callback(None) after a reconnect."""
+        self._queue_callbacks.append(callback)
+
+    def on_completion(self, hook: Callable[[str], None]) -> None:
+        """hook(workflow_id) on `c:` payloads (a workflow finished or was cancelled)."""
+        self._completion_hooks.append(hook)
+
+    def dispatch(self, payload: str) -> None:
+        if payload.startswith("q:"):
+            for callback in self._queue_callbacks:
+                callback(payload[2:])
+            return
+        if payload.startswith("c:"):
+            for hook in self._completion_hooks:
+                hook(payload[2:])
+        with self._lock:
+            events = list(self._events.get(payload, ()))
+        for event in events:
+            event.set()
+
+    def wake_all(self) -> None:
+        with self._lock:
+            events = [e for es in self._events.values() for e in es]
+        for event in events:
+            event.set()
+        for callback in self._queue_callbacks:
+            callback(None)
+
+
+class Listener:
+    """Background service: LISTEN on the channel, dispatch payloads, reconnect with backoff."""
+
+    def __init__(self, conninfo: str, channel: str, waiters: Waiters,
+                 health_check_sec: float = 5.0) -> None:
+        self.conninfo, self.channel, self.waiters = conninfo, channel, waiters
+        self.health_check_sec = health_check_sec
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._conn: psycopg.Connection[dict[str, object]] | None = None
+        self.reconnects = 0
+        self._queries = load_queries()
+
+    def start(self, wait_ready: float = 10.0) -> None:
+        self._thread = threading.Thread(target=self._run, name="dbos-listener", daemon=True)
+        self._thread.start()
+        self._ready.wait(wait_ready)
+
+    def stop(self) -> None:
+        self._stop.set()
+        conn = self._conn
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.cancel_safe(timeout=1.0)
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+        self._thread = None
+
+    def _connect(self) -> psycopg.Connection[dict[str, object]]:
+        conn = connect_direct(self.conninfo, keepalives=1, keepalives_idle=10,
+                              keepalives_interval=5, keepalives_count=3)
+        conn.execute(compose(self._queries["session_listen"], channel=self.channel))
+        return conn
+
+    def _run(self) -> None:
+        backoff = Backoff(first=0.05, cap=2.0, total=float("inf"))
+        first = True
+        while not self._stop.is_set():
+            try:
+                self._conn = self._connect()
+                backoff = Backoff(first=0.05, cap=2.0, total=float("inf"))
+                if not first:
+                    self.reconnects += 1
+                    log.info("listener_reconnected", channel=self.channel)
+                    self.waiters.wake_all()
+                first = False
+                self._ready.set()
+                self._loop(self._conn)
+            except Exception as exc:
+                if self._stop.is_set():
+                    break
+                log.warning("listener_error", error=mask_url(str(exc))[:200])
+                self._ready.set()
+                backoff.wait()
+            finally:
+                if self._conn is not None:
+                    with contextlib.suppress(Exception):
+                        self._conn.close()
+                    self._conn = None
+
+    def _loop(self, conn: psycopg.Connection[dict[str, object]]) -> None:
+        last_check = time.monotonic()
+        while not self._stop.is_set():
+            for notify in conn.notifies(timeout=1.0):
+                self.waiters.dispatch(notify.payload)
+            if time.monotonic() - last_check >= self.health_check_sec:
+                # A session health check, not just the socket.
+                conn.execute(self._queries["session_health_check"].encode())
+                last_check = time.monotonic()

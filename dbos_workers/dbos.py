@@ -1,0 +1,271 @@
+"""The DBOS singleton: a thin façade over the registry, the app process's runtime and the
+worker-pool supervisor. Almost every API is a classmethod, as in DBOS."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import structlog
+
+from . import messages, steps
+from . import workflow as wf
+from .config import DBOSConfig, Settings, build_settings
+from .context import current_step, current_workflow
+from .errors import DBOSConfigError, DBOSNonExistentWorkflowError, DBOSNotLaunchedError, DBOSWorkersError
+from .handle import WorkflowHandle
+from .lifecycle import Lifecycle
+from .management import Management
+from .queue import Queue, QueueRateLimit
+from .registry import GLOBAL_REGISTRY, StepOptions, WorkflowInfo
+from .runtime import Runtime
+from .status import WorkflowStatus
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = structlog.get_logger("dbos_workers")
+
+
+def _info_of(func: Callable[..., Any]) -> WorkflowInfo:
+    info = getattr(func, "__dbos_workflow__", None)
+    if not isinstance(info, WorkflowInfo):
+        name = getattr(func, "__qualname__", repr(func))
+        raise DBOSWorkersError(f"{name} is not a workflow: decorate it with @DBOS.workflow()")
+    return info
+
+
+class _DBOSMeta(type):
+    """Class-level properties (DBOS.workflow_id, DBOS.step_id, ...)."""
+
+    @property
+    def workflow_id(cls) -> str | None:
+        ctx = current_workflow()
+        return ctx.workflow_id if ctx else None
+
+    @property
+    def step_id(cls) -> int | None:
+        step = current_step()
+        return step.step_id if step else None
+
+    @property
+    def step_status(cls) -> Any:
+        return current_step()
+
+    @property
+    def logger(cls) -> logging.Logger:
+        return logging.getLogger("dbos")
+
+    @property
+    def executor_id(cls) -> str:
+        return DBOS._rt().executor_id
+
+    @property
+    def application_version(cls) -> str:
+        return DBOS._settings().application_version
+
+
+class DBOS(metaclass=_DBOSMeta):
+    """The DBOS singleton. `DBOS(config=...)` then `DBOS.launch()`."""
+
+    _instance: DBOS | None = None
+    _lock = threading.RLock()
+
+    settings: Settings
+    lifecycle: Lifecycle
+
+    def __new__(cls, *, config: DBOSConfig, **_: Any) -> DBOS:
+        with cls._lock:
+            if cls._instance is not None:
+                return cls._instance
+            settings = build_settings(config)
+            self = super().__new__(cls)
+            self.settings = settings
+            self.lifecycle = Lifecycle(settings, GLOBAL_REGISTRY)
+            cls._instance = self
+            return self
+
+    def __init__(self, *, config: DBOSConfig, **_: Any) -> None:
+        pass
+
+    # Lifecycle -------------------------------------------------------------------------
+    @classmethod
+    def _get(cls) -> DBOS:
+        if cls._instance is None:
+            raise DBOSNotLaunchedError("DBOS is not initialized: call DBOS(config=...) first")
+        return cls._instance
+
+    @classmethod
+    def _settings(cls) -> Settings:
+        return cls._get().settings
+
+    @classmethod
+    def _rt(cls) -> Runtime:
+        return cls._get().lifecycle.runtime()
+
+    @classmethod
+    def launch(cls) -> None:
+        cls._get().lifecycle.launch()
+
+    @classmethod
+    def destroy(cls, *, destroy_registry: bool = False, workflow_completion_timeout_sec: float = 0) -> None:
+        """Destroy the DBOS singleton, terminating all active workflows and closing database
+        connections. After this completes, the singleton can be re-initialized."""
+        with cls._lock:
+            instance, cls._instance = cls._instance, None
+        if instance is not None:
+            instance.lifecycle.destroy(workflow_completion_timeout_sec)
+        if destroy_registry:
+            GLOBAL_REGISTRY.clear()
+
+    @classmethod
+    def reset_system_database(cls) -> None:
+        """Reset DBOS's internal state in Postgres (drops the system database). This is a
+        destructive operation; call it before launch()."""
+        cls._get().lifecycle.reset_system_database()
+
+    # Decorators ------------------------------------------------------------------------
+    @classmethod
+    def workflow(cls, *, name: str | None = None, max_recovery_attempts: int | None = 100) -> Callable[[F], F]:
+        if max_recovery_attempts is not None and (not isinstance(max_recovery_attempts, int)
+                                                  or max_recovery_attempts < 0):
+            raise DBOSConfigError(f"max_recovery_attempts must be an integer >= 0, got {max_recovery_attempts!r}")
+
+        def decorator(func: F) -> F:
+            info = WorkflowInfo(name or func.__qualname__, func, max_recovery_attempts,
+                                func.__module__)
+            GLOBAL_REGISTRY.add_workflow(info)
+            instance = cls._instance
+            if instance is not None and instance.lifecycle.workers_running():
+                warnings.warn(f"workflow {info.name!r} registered after launch(): worker processes "
+                              "do not know it, so enqueued runs of it fail; register workflows "
+                              "before DBOS.launch()", UserWarning, stacklevel=2)
+
+            @functools.wraps(func)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                return wf.invoke(cls._rt(), info, args, kwargs)
+
+            wrapper.__dbos_workflow__ = info  # type: ignore[attr-defined]
+            return wrapper  # type: ignore[return-value]
+
+        return decorator
+
+    @classmethod
+    def step(cls, *, name: str | None = None, retries_allowed: bool = False,
+             interval_seconds: float = 1.0, max_attempts: int = 3,
+             backoff_rate: float = 2.0) -> Callable[[F], F]:
+        def decorator(func: F) -> F:
+            opts = StepOptions(name or func.__qualname__, retries_allowed, interval_seconds,
+                               max_attempts, backoff_rate)
+
+            @functools.wraps(func)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                if current_workflow() is None:
+                    return func(*args, **kwargs)
+                return steps.run_step(cls._rt(), opts, func, args, kwargs)
+
+            return wrapper  # type: ignore[return-value]
+
+        return decorator
+
+    @classmethod
+    def run_step(cls, options: dict[str, Any] | None, func: Callable[..., Any], *args: Any,
+                 **kwargs: Any) -> Any:
+        opts = StepOptions(**{"name": getattr(func, "__qualname__", "step"), **(options or {})})
+        if current_workflow() is None:
+            return func(*args, **kwargs)
+        return steps.run_step(cls._rt(), opts, func, args, kwargs)
+
+    # Starting workflows --------------------------------------------------------------------
+    @classmethod
+    def start_workflow(cls, func: Callable[..., Any], *args: Any, **kwargs: Any) -> WorkflowHandle[Any]:
+        rt, info = cls._rt(), _info_of(func)
+        handle, ctx = wf.start(rt, info, args, kwargs, wf.Placement("pool"))
+        if ctx is not None:
+            rt.pool.submit(wf.run_detached, rt, ctx, info, args, kwargs)
+        return handle
+
+    @classmethod
+    def enqueue_workflow(cls, queue_name: str, func: Callable[..., Any], *args: Any,
+                         **kwargs: Any) -> WorkflowHandle[Any]:
+        rt, info = cls._rt(), _info_of(func)
+        if queue_name not in GLOBAL_REGISTRY.queues:
+            raise DBOSConfigError(f"queue {queue_name!r} is not registered: declare "
+                                  "Queue(name) or call DBOS.register_queue(name) first")
+        handle, _ = wf.start(rt, info, args, kwargs, wf.Placement("queue", queue_name))
+        return handle
+
+    @classmethod
+    def register_queue(cls, name: str, *, worker_concurrency: int | None = None,
+                       global_concurrency: int | None = None, limiter: QueueRateLimit | None = None,
+                       polling_interval_sec: float = 1.0, concurrency: int | None = None,
+                       **_: Any) -> Queue:
+        return Queue(name, global_concurrency or concurrency, limiter,
+                     worker_concurrency=worker_concurrency, polling_interval_sec=polling_interval_sec)
+
+    @classmethod
+    def retrieve_workflow(cls, workflow_id: str, existing_workflow: bool = True) -> WorkflowHandle[Any]:
+        rt = cls._rt()
+        if existing_workflow and rt.repo.one("workflow_get_outcome", workflow_id=workflow_id) is None:
+            raise DBOSNonExistentWorkflowError(workflow_id)
+        return WorkflowHandle(rt, workflow_id)
+
+    @classmethod
+    def get_workflow_status(cls, workflow_id: str) -> WorkflowStatus | None:
+        try:
+            return WorkflowHandle(cls._rt(), workflow_id).get_status()
+        except DBOSNonExistentWorkflowError:
+            return None
+
+    @classmethod
+    def get_result(cls, workflow_id: str) -> Any:
+        return cls.retrieve_workflow(workflow_id).get_result()
+
+    # Communication -------------------------------------------------------------------------
+    @classmethod
+    def send(cls, destination_id: str, message: Any, topic: str | None = None, *,
+             idempotency_key: str | None = None) -> None:
+        messages.send(cls._rt(), destination_id, message, topic, idempotency_key)
+
+    @classmethod
+    def recv(cls, topic: str | None = None, timeout_seconds: float = 60) -> Any:
+        return messages.recv(cls._rt(), topic, timeout_seconds)
+
+    @classmethod
+    def set_event(cls, key: str, value: Any) -> None:
+        messages.set_event(cls._rt(), key, value)
+
+    @classmethod
+    def get_event(cls, workflow_id: str, key: str, timeout_seconds: float = 60) -> Any:
+        return messages.get_event(cls._rt(), workflow_id, key, timeout_seconds)
+
+    @classmethod
+    def sleep(cls, seconds: float) -> None:
+        steps.durable_sleep(cls._rt(), seconds)
+
+    # Management ------------------------------------------------------------------------------
+    @classmethod
+    def _mgmt(cls) -> Management:
+        return Management(cls._rt())
+
+    @classmethod
+    def cancel_workflow(cls, workflow_id: str) -> None:
+        cls._mgmt().cancel(workflow_id)
+
+    @classmethod
+    def resume_workflow(cls, workflow_id: str) -> WorkflowHandle[Any]:
+        return cls._mgmt().resume(workflow_id)
+
+    @classmethod
+    def list_workflows(cls, **filters: Any) -> list[WorkflowStatus]:
+        return cls._mgmt().list(**filters)
+
+    @classmethod
+    def list_queued_workflows(cls, **filters: Any) -> list[WorkflowStatus]:
+        return cls._mgmt().list(queued_only=True, **filters)
+
+    @classmethod
+    def list_workflow_steps(cls, workflow_id: str) -> list[dict[str, Any]]:
+        return cls._mgmt().steps(workflow_id)

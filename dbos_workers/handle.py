@@ -1,0 +1,79 @@
+"""WorkflowHandle and waiting for a workflow's outcome (completion NOTIFY + polling backstop)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from .errors import (
+    DBOSAwaitedWorkflowCancelledError,
+    DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded,
+    DBOSNonExistentWorkflowError,
+)
+from .status import WorkflowStatus, status_from_row
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
+R = TypeVar("R")
+BACKSTOP_SEC = 1.0
+
+
+class WorkflowTimeoutError(TimeoutError):
+    pass
+
+
+def outcome_of(rt: Runtime, workflow_id: str, row: dict[str, Any]) -> tuple[bool, Any]:
+    """(True, result) for a finished workflow; raises its error; (False, None) if running."""
+    status = row["status"]
+    if status == "SUCCESS":
+        return True, None if row["output"] is None else rt.serializer.deserialize(row["output"])
+    if status == "ERROR":
+        raise rt.serializer.deserialize_error(row["error"])
+    if status == "CANCELLED":
+        raise DBOSAwaitedWorkflowCancelledError(workflow_id)
+    if status == "MAX_RECOVERY_ATTEMPTS_EXCEEDED":
+        raise DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded(workflow_id)
+    return False, None
+
+
+def wait_outcome(rt: Runtime, workflow_id: str, timeout: float | None = None) -> Any:
+    deadline = None if timeout is None else time.monotonic() + timeout
+    with rt.waiters.watch(f"c:{workflow_id}") as woken:
+        while True:
+            row = rt.repo.one("workflow_get_outcome", workflow_id=workflow_id)
+            if row is None:
+                raise DBOSNonExistentWorkflowError(workflow_id)
+            done, value = outcome_of(rt, workflow_id, row)
+            if done:
+                return value
+            wait = BACKSTOP_SEC
+            if deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
+                if wait <= 0:
+                    raise WorkflowTimeoutError(f"workflow {workflow_id!r} still running")
+            woken.wait(wait)
+            woken.clear()
+
+
+@dataclass
+class WorkflowHandle(Generic[R]):
+    _rt: Runtime
+    workflow_id: str
+
+    def get_workflow_id(self) -> str:
+        return self.workflow_id
+
+    def get_result(self, *, polling_interval_sec: float = 1.0, timeout: float | None = None) -> R:
+        from .steps import operation
+
+        return operation(  # type: ignore[no-any-return]
+            self._rt, "DBOS.getResult",
+            lambda ctx, fid: wait_outcome(self._rt, self.workflow_id, timeout))
+
+    def get_status(self) -> WorkflowStatus:
+        row = self._rt.repo.one("workflow_get", workflow_id=self.workflow_id)
+        if row is None:
+            raise DBOSNonExistentWorkflowError(self.workflow_id)
+        return status_from_row(self._rt, row)

@@ -1,0 +1,118 @@
+"""launch / destroy / reset: the order of operations that keeps forks and pools apart.
+
+launch(): validate, start the embedded Postgres if no URL, create the database, migrate under
+an advisory lock, THEN fork the supervisor (no pool, thread or connection crosses the fork),
+then open this process's pool and listener and recover its own dead PENDING workflows.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import warnings
+from typing import Any
+
+import structlog
+
+from .config import Settings
+from .db import migrate
+from .db.repository import mask_url
+from .embedded import embedded_url
+from .errors import DBOSNotLaunchedError, DBOSWorkersError
+from .logging import configure
+from .queue import internal_queue
+from .recovery import recover_own
+from .registry import Registry
+from .runtime import Runtime
+
+log = structlog.get_logger("dbos_workers.lifecycle")
+
+
+class Lifecycle:
+    def __init__(self, settings: Settings, registry: Registry) -> None:
+        self.settings, self.registry = settings, registry
+        self._rt: Runtime | None = None
+        self._supervisor: Any = None
+        self._lock = threading.Lock()
+        self.conninfo: str | None = None
+
+    def database_url(self) -> str:
+        if self.conninfo is None:
+            s = self.settings
+            self.conninfo = s.database_url or embedded_url(s.embedded_data_dir, s.name)
+        return self.conninfo
+
+    def runtime(self) -> Runtime:
+        if self._rt is None:
+            raise DBOSNotLaunchedError()
+        return self._rt
+
+    def workers_running(self) -> bool:
+        return self._supervisor is not None
+
+    def launch(self) -> None:
+        with self._lock:
+            if self._rt is not None:
+                warnings.warn("DBOS.launch() called twice; ignoring the second call",
+                              UserWarning, stacklevel=3)
+                return
+            s = self.settings
+            configure(s.log_level)
+            internal_queue()
+            url = self.database_url()
+            migrate.ensure_database(url)
+            migrate.migrate(url, s.schema)
+            if s.worker_processes > 0:
+                self._supervisor = self._spawn_workers(url)
+            rt = Runtime(settings=s, registry=self.registry, conninfo=url,
+                         executor_id=s.executor_id, role="app",
+                         pool_size=s.pool_size, threads=s.max_executor_threads)
+            rt.start()
+            self._register_queues(rt)
+            self._rt = rt
+            recovered = recover_own(rt, s.executor_id)
+            rt.log.info("dbos_launched", database=mask_url(url), schema=s.schema,
+                        workers=s.worker_processes, recovered=len(recovered))
+
+    def _spawn_workers(self, url: str) -> Any:
+        from .supervisor import spawn_supervisor
+        from .worker.main import run_worker
+
+        s = self.settings
+        main = functools.partial(run_worker, s, self.registry, url)
+        return spawn_supervisor(main, workers=s.worker_processes,
+                                heartbeat_timeout_sec=s.heartbeat_timeout_sec,
+                                name=f"dbos-workers:{s.name}")
+
+    def _register_queues(self, rt: Runtime) -> None:
+        for q in list(self.registry.queues.values()):
+            lim = q.limits
+            rt.repo.run("queue_upsert", name=q.name, concurrency=lim.concurrency,
+                        worker_concurrency=lim.worker_concurrency, rate_limit_max=lim.rate_limit,
+                        rate_limit_period_sec=lim.rate_period_sec,
+                        priority_enabled=q.priority_enabled,
+                        polling_interval_sec=q.polling_interval_sec, now_ms=rt.clock.now_ms())
+
+    def destroy(self, timeout_sec: float) -> None:
+        with self._lock:
+            supervisor, self._supervisor = self._supervisor, None
+            rt, self._rt = self._rt, None
+        if supervisor is not None:
+            supervisor.drain(float(timeout_sec))
+            if not supervisor.join(float(timeout_sec) + 30.0):
+                log.error("supervisor_stop_timeout", pid=supervisor.pid)
+                supervisor.stop()
+                supervisor.join(5.0)
+        if rt is not None:
+            if timeout_sec > 0:
+                rt.wait_idle(float(timeout_sec))
+            rt.draining.set()
+            rt.stop()
+            rt.log.info("dbos_destroyed")
+
+    def reset_system_database(self) -> None:
+        if self._rt is not None:
+            raise DBOSWorkersError("reset_system_database() must be called before launch()")
+        url = self.database_url()
+        migrate.ensure_database(url)
+        migrate.drop_schema(url, self.settings.schema)

@@ -1,0 +1,58 @@
+"""Cancel, resume, list: workflow management over the repository."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import DBOSNonExistentWorkflowError
+from .handle import WorkflowHandle
+from .registry import INTERNAL_QUEUE
+from .runtime import Runtime
+from .status import WorkflowStatus, status_from_row
+from .steps import operation
+
+
+class Management:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def cancel(self, workflow_id: str) -> None:
+        def do(_: Any, __: int) -> None:
+            self.rt.repo.all("workflow_cancel", workflow_id=workflow_id,
+                             now_ms=self.rt.clock.now_ms(), channel=self.rt.settings.channel)
+            self.rt._stop_if_active(workflow_id)
+
+        operation(self.rt, "DBOS.cancelWorkflow", do)
+
+    def resume(self, workflow_id: str, queue_name: str | None = None) -> WorkflowHandle[Any]:
+        def do(_: Any, __: int) -> None:
+            if self.rt.repo.one("workflow_get_outcome", workflow_id=workflow_id) is None:
+                raise DBOSNonExistentWorkflowError(workflow_id)
+            self.rt.repo.all("workflow_resume", workflow_id=workflow_id, queue_name=queue_name,
+                             default_queue=INTERNAL_QUEUE, now_ms=self.rt.clock.now_ms(),
+                             channel=self.rt.settings.channel)
+
+        operation(self.rt, "DBOS.resumeWorkflow", do)
+        return WorkflowHandle(self.rt, workflow_id)
+
+    def list(self, *, workflow_ids: list[str] | None = None, status: str | list[str] | None = None,
+             name: str | None = None, queue_name: str | None = None, limit: int | None = None,
+             queued_only: bool = False, **_: Any) -> list[WorkflowStatus]:
+        statuses = [status] if isinstance(status, str) else status
+        rows = self.rt.repo.all("workflow_list", workflow_ids=workflow_ids, status=statuses,
+                                name=name, queue_name=queue_name, queued_only=queued_only,
+                                limit=limit)
+        return [status_from_row(self.rt, r) for r in rows]
+
+    def steps(self, workflow_id: str) -> list[dict[str, Any]]:
+        out = []
+        for r in self.rt.repo.all("step_list", workflow_id=workflow_id):
+            out.append({
+                "function_id": r["function_id"], "function_name": r["function_name"],
+                "output": None if r["output"] is None else self.rt.serializer.deserialize(r["output"]),
+                "error": None if r["error"] is None else self.rt.serializer.deserialize_error(r["error"]),
+                "child_workflow_id": r["child_workflow_id"],
+                "started_at_epoch_ms": r["started_at_epoch_ms"],
+                "completed_at_epoch_ms": r["completed_at_epoch_ms"],
+            })
+        return out

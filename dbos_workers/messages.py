@@ -1,0 +1,120 @@
+"""send/recv (exactly-once delivery) and set_event/get_event, woken by NOTIFY."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from .context import current_step, current_workflow
+from .db.repository import MissingReferenceError, RollbackSignal, Tx
+from .errors import DBOSNonExistentWorkflowError, DBOSWorkersError, DBOSWorkflowCancelledError
+from .handle import BACKSTOP_SEC
+from .runtime import Runtime
+from .steps import check_cancelled, ensure_owner, operation, replay
+
+NULL_TOPIC = "__null__topic__"
+
+
+def _topic(topic: str | None) -> str:
+    if topic is None:
+        return NULL_TOPIC
+    if not isinstance(topic, str):
+        raise DBOSWorkersError(f"topic must be a string, got {type(topic).__name__}")
+    return topic
+
+
+def send(rt: Runtime, destination_id: str, message: Any, topic: str | None,
+         idempotency_key: str | None = None) -> None:
+    body = rt.serializer.serialize(message)
+    t = _topic(topic)
+
+    def insert(ctx: Any, fid: int) -> None:
+        message_id = (f"{ctx.workflow_id}-{fid}" if ctx is not None
+                      else idempotency_key or uuid.uuid4().hex)
+        try:
+            rt.repo.all("message_send", message_id=message_id, destination_id=destination_id,
+                        topic=t, message=body, now_ms=rt.clock.now_ms(),
+                        channel=rt.settings.channel)
+        except MissingReferenceError:
+            raise DBOSNonExistentWorkflowError(destination_id) from None
+
+    operation(rt, "DBOS.send", insert)
+
+
+def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
+    ctx = current_workflow()
+    if ctx is None or current_step() is not None:
+        raise DBOSWorkersError("DBOS.recv must be called from a workflow (not a step)")
+    check_cancelled(rt, ctx)
+    fid = ctx.next_function_id()
+    done, value = replay(rt, ctx, fid, "DBOS.recv")
+    if done:
+        return value
+    t = _topic(topic)
+    deadline = time.monotonic() + timeout_seconds
+    serializer, name = rt.serializer, "DBOS.recv"
+
+    def consume(tx: Tx, timed_out: bool) -> tuple[bool, str | None]:
+        row = None if timed_out else tx.one("message_consume", workflow_id=ctx.workflow_id, topic=t)
+        if row is None and not timed_out:
+            return False, None
+        output = row["message"] if row else serializer.serialize(None)
+        rec = tx.one("step_record", workflow_id=ctx.workflow_id, function_id=fid,
+                     function_name=name, output=output, error=None, child_workflow_id=None,
+                     started_at_ms=None, now_ms=rt.clock.now_ms(), owner_token=ctx.owner_token)
+        ensure_owner(ctx, rec)
+        if rec is not None and rec["written"] == 0:
+            raise RollbackSignal((True, None))  # recorded by an earlier try: keep that one
+        return True, output
+
+    with rt.waiters.watch(f"m:{ctx.workflow_id}::{t}") as woken:
+        while True:
+            timed_out = time.monotonic() >= deadline
+            got, output = rt.repo.call(lambda tx: consume(tx, timed_out), transaction=True)
+            if got:
+                if output is None:
+                    output = rt.repo.one("step_get", workflow_id=ctx.workflow_id, function_id=fid)["output"]  # type: ignore[index]
+                ctx.recorded[fid] = {"function_name": name, "output": output, "error": None,
+                                     "child_workflow_id": None}
+                return serializer.deserialize(output) if output is not None else None
+            if ctx.cancelled.is_set():
+                raise DBOSWorkflowCancelledError(ctx.workflow_id)
+            woken.wait(max(0.0, min(BACKSTOP_SEC, deadline - time.monotonic())))
+            woken.clear()
+            check_cancelled(rt, ctx)
+
+
+def set_event(rt: Runtime, key: str, value: Any) -> None:
+    ctx = current_workflow()
+    if ctx is None:
+        raise DBOSWorkersError("DBOS.set_event must be called from a workflow or step")
+    if not isinstance(key, str):
+        raise DBOSWorkersError(f"event key must be a string, got {type(key).__name__}")
+    body = rt.serializer.serialize(value)
+
+    def upsert(_: Any, __: int) -> None:
+        rt.repo.all("event_set", workflow_id=ctx.workflow_id, key=key, value=body,
+                    channel=rt.settings.channel)
+
+    if current_step() is not None:
+        upsert(None, 0)
+    else:
+        operation(rt, "DBOS.setEvent", upsert)
+
+
+def get_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: float) -> Any:
+    def wait(_: Any, __: int) -> Any:
+        deadline = time.monotonic() + timeout_seconds
+        with rt.waiters.watch(f"e:{workflow_id}::{key}") as woken:
+            while True:
+                row = rt.repo.one("event_get", workflow_id=workflow_id, key=key)
+                if row is not None:
+                    return rt.serializer.deserialize(row["value"])
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                woken.wait(min(BACKSTOP_SEC, remaining))
+                woken.clear()
+
+    return operation(rt, "DBOS.getEvent", wait)

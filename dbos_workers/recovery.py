@@ -1,0 +1,121 @@
+"""Running claimed or recovered rows, and finding PENDING work whose holder is dead.
+
+Never take work from a live process: a holder is dead when it recorded a clean stop, or it
+ran on this host and its pid is gone (or reused), or its lease (heartbeat) expired.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+from .db.repository import Row
+from .errors import DBOSWorkflowFunctionNotFoundError
+from .runtime import Runtime
+from .workflow import complete, resume_context, run_detached
+
+_BOOT_TIME: float | None = None
+
+
+def _boot_time() -> float:
+    global _BOOT_TIME
+    if _BOOT_TIME is None:
+        with open("/proc/stat") as f:
+            _BOOT_TIME = next(float(ln.split()[1]) for ln in f if ln.startswith("btime"))
+    return _BOOT_TIME
+
+
+def process_start_ms(pid: int) -> int | None:
+    """Epoch ms when pid started (Linux), None when unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks = int(fields[19])
+        return int((_boot_time() + ticks / os.sysconf("SC_CLK_TCK")) * 1000)
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def pid_alive(pid: int, registered_at_ms: int | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    started = process_start_ms(pid)
+    if started is None or registered_at_ms is None:
+        return True
+    return started <= registered_at_ms + 2000  # a later start means the pid was reused
+
+
+def holder_dead(rt: Runtime, row: Row, lease_sec: float) -> bool:
+    if row["owner_instance"] == rt.instance_id:
+        return False
+    if row["host"] is None or row["stopped_at"] is not None:
+        return True
+    if row["host"] == rt.host and not pid_alive(row["pid"], row["started_at"]):
+        return True
+    return bool(rt.clock.now_ms() - row["heartbeat_at"] > lease_sec * 1000)
+
+
+def dead_pending(rt: Runtime, executor_id: str) -> list[Row]:
+    rows = rt.repo.all("workflow_pending_of_executor", executor_id=executor_id)
+    with rt.active_lock:
+        running = set(rt.active)
+    return [r for r in rows if r["workflow_uuid"] not in running
+            and holder_dead(rt, r, rt.settings.executor_lease_sec)]
+
+
+def take_over(rt: Runtime, row: Row) -> tuple[Row, str] | None:
+    token = uuid.uuid4().hex
+    claimed = rt.repo.one("workflow_takeover", workflow_id=row["workflow_uuid"],
+                          previous_token=row["owner_token"], owner_token=token,
+                          owner_instance=rt.instance_id, executor_id=rt.executor_id,
+                          now_ms=rt.clock.now_ms())
+    return (claimed, token) if claimed else None
+
+
+def execute(rt: Runtime, row: Row, token: str) -> None:
+    """Run a claimed/recovered row to completion in this thread (replaying its steps)."""
+    from .context import WorkflowContext
+
+    workflow_id = row["workflow_uuid"]
+    stub = WorkflowContext(workflow_id=workflow_id, owner_token=token, name=row["name"], recorded={})
+    max_attempts = row.get("max_recovery_attempts")
+    if max_attempts is not None and row["recovery_attempts"] > max_attempts + 1:
+        rt.repo.all("workflow_dead_letter", workflow_id=workflow_id, owner_token=token,
+                    now_ms=rt.clock.now_ms(), channel=rt.settings.channel)
+        rt.log.warning("workflow_dead_lettered", workflow_id=workflow_id,
+                       attempts=row["recovery_attempts"])
+        return
+    info = rt.registry.workflows.get(row["name"])
+    if info is None:
+        error = DBOSWorkflowFunctionNotFoundError(row["name"], " in this process")
+        complete(rt, stub, "ERROR", None, rt.serializer.serialize_error(error))
+        rt.log.error("workflow_function_not_found", workflow_id=workflow_id, name=row["name"])
+        return
+    try:
+        inputs: dict[str, Any] = rt.serializer.deserialize(row["inputs"])
+        args, kwargs = tuple(inputs["args"]), dict(inputs["kwargs"])
+    except Exception as exc:
+        complete(rt, stub, "ERROR", None, rt.serializer.serialize_error(exc))
+        return
+    ctx = resume_context(rt, row, token)
+    run_detached(rt, ctx, info, args, kwargs)
+
+
+def recover_own(rt: Runtime, executor_id: str) -> list[str]:
+    """Take over and restart (in rt's pool) this executor id's PENDING work whose holder died."""
+    recovered = []
+    for row in dead_pending(rt, executor_id):
+        got = take_over(rt, row)
+        if got is None:
+            continue
+        claimed, token = got
+        rt.log.info("workflow_recovered", workflow_id=claimed["workflow_uuid"],
+                    attempts=claimed["recovery_attempts"])
+        rt.pool.submit(execute, rt, claimed, token)
+        recovered.append(claimed["workflow_uuid"])
+    return recovered

@@ -1,0 +1,81 @@
+"""What decorators record: workflows, steps, queues and schedules, by name."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import DBOSConfigError, DBOSWorkflowFunctionNotFoundError
+
+if TYPE_CHECKING:
+    from .queue import Queue
+
+
+@dataclass(frozen=True)
+class WorkflowInfo:
+    name: str
+    func: Callable[..., Any]
+    max_recovery_attempts: int | None
+    module: str
+    class_name: str | None = None
+
+
+@dataclass(frozen=True)
+class StepOptions:
+    name: str
+    retries_allowed: bool = False
+    interval_seconds: float = 1.0
+    max_attempts: int = 3
+    backoff_rate: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise DBOSConfigError(f"step {self.name!r}: max_attempts must be >= 1")
+        if self.interval_seconds < 0 or self.backoff_rate <= 0:
+            raise DBOSConfigError(f"step {self.name!r}: interval_seconds >= 0 and backoff_rate > 0")
+
+
+@dataclass
+class Registry:
+    workflows: dict[str, WorkflowInfo] = field(default_factory=dict)
+    queues: dict[str, Queue] = field(default_factory=dict)
+    instances: dict[str, Any] = field(default_factory=dict)
+    schedules: list[tuple[str, str]] = field(default_factory=list)  # (workflow name, cron)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add_workflow(self, info: WorkflowInfo) -> None:
+        with self.lock:
+            old = self.workflows.get(info.name)
+            if old is not None and old.func is not info.func:
+                if old.module != info.module:
+                    raise DBOSConfigError(
+                        f"workflow name {info.name!r} is registered twice (modules {old.module} "
+                        f"and {info.module}); pass @DBOS.workflow(name=...) to tell them apart"
+                    )
+                warnings.warn(f"workflow {info.name!r} registered again; the new one wins",
+                              UserWarning, stacklevel=4)
+            self.workflows[info.name] = info
+
+    def workflow(self, name: str) -> WorkflowInfo:
+        info = self.workflows.get(name)
+        if info is None:
+            raise DBOSWorkflowFunctionNotFoundError(name)
+        return info
+
+    def add_queue(self, queue: Queue) -> None:
+        with self.lock:
+            self.queues[queue.name] = queue
+
+    def clear(self) -> None:
+        with self.lock:
+            self.workflows.clear()
+            self.queues.clear()
+            self.instances.clear()
+            self.schedules.clear()
+
+
+GLOBAL_REGISTRY = Registry()
+INTERNAL_QUEUE = "_dbos_internal_queue"

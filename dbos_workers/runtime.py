@@ -1,0 +1,110 @@
+"""The per-process runtime: settings, repository, listener, thread pool and the set of
+workflows this process is running. The DBOS singleton and each worker own one."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import structlog
+
+from .clock import SYSTEM_CLOCK, Clock
+from .config import Settings
+from .context import WorkflowContext
+from .db.listener import Listener, Waiters
+from .db.repository import Repository
+from .notifier import QueueWakeCoalescer
+from .registry import Registry
+
+log = structlog.get_logger("dbos_workers.runtime")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    registry: Registry
+    conninfo: str
+    executor_id: str
+    role: str
+    pool_size: int
+    threads: int
+    clock: Clock = SYSTEM_CLOCK
+    instance_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.serializer = s.serializer
+        self.repo = Repository(self.conninfo, schema=s.schema, channel=s.channel,
+                               pool_size=self.pool_size, app_name=f"dbos_workers:{self.role}")
+        self.waiters = Waiters()
+        self.listener = Listener(self.conninfo, s.channel, self.waiters)
+        self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix=f"dbos-{self.role}")
+        self.active: dict[str, WorkflowContext] = {}
+        self.active_lock = threading.Lock()
+        self.idle = threading.Condition(self.active_lock)
+        self.coalescer = QueueWakeCoalescer(self._send_queue_wake)
+        self.log = log.bind(executor_id=self.executor_id, pid=self.pid, role=self.role)
+        self.draining = threading.Event()
+        self.waiters.on_completion(self._stop_if_active)
+
+    def _stop_if_active(self, workflow_id: str) -> None:
+        """A `c:` for a workflow still running here: it was cancelled (or finished elsewhere)."""
+        with self.active_lock:
+            ctx = self.active.get(workflow_id)
+        if ctx is not None:
+            ctx.cancelled.set()
+
+    def _send_queue_wake(self, queue: str) -> None:
+        self.repo.one("queue_wake", channel=self.settings.channel, queue=queue)
+
+    def start(self) -> None:
+        self.repo.open()
+        self.listener.start()
+        self.repo.run("executor_register", instance_id=self.instance_id,
+                      executor_id=self.executor_id, host=self.host, pid=self.pid,
+                      role=self.role, now_ms=self.clock.now_ms())
+
+    def heartbeat(self) -> None:
+        self.repo.run("executor_heartbeat", instance_id=self.instance_id,
+                      now_ms=self.clock.now_ms(), retry=False)
+
+    def stop(self, wait_threads: bool = False) -> None:
+        self.coalescer.close()
+        self.pool.shutdown(wait=wait_threads, cancel_futures=True)
+        self.listener.stop()
+        try:
+            self.repo.run("executor_stopped", instance_id=self.instance_id,
+                          now_ms=self.clock.now_ms(), retry=False)
+        except Exception as exc:
+            self.log.warning("executor_stop_record_failed", error=str(exc)[:200])
+        self.repo.close()
+
+    # Active workflows ---------------------------------------------------------------
+    def add_active(self, ctx: WorkflowContext) -> None:
+        with self.active_lock:
+            self.active[ctx.workflow_id] = ctx
+
+    def remove_active(self, workflow_id: str) -> None:
+        with self.active_lock:
+            self.active.pop(workflow_id, None)
+            self.idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        deadline = self.clock.monotonic() + timeout
+        with self.active_lock:
+            while self.active:
+                remaining = deadline - self.clock.monotonic()
+                if remaining <= 0:
+                    return False
+                self.idle.wait(remaining)
+        return True
+
+    def active_count(self) -> int:
+        with self.active_lock:
+            return len(self.active)

@@ -1,0 +1,188 @@
+"""Durable workflow execution: start (inline, in the thread pool, or enqueued), run a body
+under a workflow context, and record its outcome once, fenced by the owner token."""
+
+from __future__ import annotations
+
+import contextvars
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from .context import (
+    StartOptions,
+    WorkflowContext,
+    _options,
+    consume_workflow_id,
+    current_step,
+    current_workflow,
+    enter_workflow,
+    exit_workflow,
+    start_options,
+)
+from .db.repository import DuplicateKeyError, Row
+from .errors import (
+    DBOSConflictingWorkflowError,
+    DBOSQueueDeduplicatedError,
+    DBOSSerializationError,
+    DBOSWorkersError,
+    DBOSWorkflowCancelledError,
+    WorkerDrainingError,
+    WorkflowOwnershipLostError,
+)
+from .handle import WorkflowHandle, wait_outcome
+from .registry import WorkflowInfo
+from .runtime import Runtime
+from .steps import record_operation
+
+TERMINAL = frozenset({"SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"})
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a new workflow runs: inline in the caller, in this process's pool, or a queue."""
+
+    mode: str  # "inline" | "pool" | "queue"
+    queue_name: str | None = None
+
+
+def _assign_id(parent: WorkflowContext | None) -> tuple[str, int | None]:
+    explicit = consume_workflow_id()
+    if parent is None:
+        return explicit or str(uuid.uuid4()), None
+    fid = parent.next_function_id()
+    recorded = parent.recorded.get(fid)
+    if recorded is not None and recorded.get("child_workflow_id"):
+        return str(recorded["child_workflow_id"]), fid
+    return explicit or f"{parent.workflow_id}-{fid}", fid
+
+
+def _deadline(rt: Runtime, opts: StartOptions, parent: WorkflowContext | None,
+              starts_now: bool) -> tuple[int | None, int | None]:
+    """(timeout_ms, deadline_ms). Queued workflows get their deadline when claimed."""
+    if opts.timeout_set:
+        if opts.timeout_sec is None:
+            return None, None
+        timeout_ms = int(opts.timeout_sec * 1000)
+        return timeout_ms, (rt.clock.now_ms() + timeout_ms) if starts_now else None
+    if parent is not None and parent.deadline_ms is not None:
+        return None, parent.deadline_ms
+    return None, None
+
+
+def start(rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[str, Any],
+          placement: Placement) -> tuple[WorkflowHandle[Any], WorkflowContext | None]:
+    """Insert (or find) the workflow row. Returns its handle and, when this call created a
+    row that runs here, the context to run it with (None: already exists, or queued)."""
+    if current_step() is not None:
+        raise DBOSWorkersError("workflows cannot be started or enqueued from inside a step")
+    parent = current_workflow()
+    workflow_id, fid = _assign_id(parent)
+    inputs = rt.serializer.serialize({"args": args, "kwargs": kwargs})
+    opts = start_options()
+    queued = placement.mode == "queue"
+    timeout_ms, deadline_ms = _deadline(rt, opts, parent, starts_now=not queued)
+    now = rt.clock.now_ms()
+    delay_ms = int(opts.delay_seconds * 1000) if queued and opts.delay_seconds else None
+    status = ("DELAYED" if delay_ms else "ENQUEUED") if queued else "PENDING"
+    token = None if queued else uuid.uuid4().hex
+    queue_name = placement.queue_name if queued else None
+    notify = queued and status == "ENQUEUED" and rt.coalescer.claim_inline(str(queue_name))
+    params = dict(
+        workflow_id=workflow_id, status=status, name=info.name, class_name=info.class_name,
+        config_name=None, inputs=inputs, serialization=rt.serializer.name(),
+        queue_name=queue_name, priority=(opts.priority or 0) if queued else 0,
+        deduplication_id=opts.deduplication_id if queued else None,
+        executor_id=None if queued else rt.executor_id, owner_token=token,
+        owner_instance=None if queued else rt.instance_id,
+        application_version=rt.settings.application_version,
+        application_name=rt.settings.name, recovery_attempts=0 if queued else 1,
+        max_recovery_attempts=info.max_recovery_attempts, timeout_ms=timeout_ms,
+        deadline_ms=deadline_ms, delay_until_ms=(now + delay_ms) if delay_ms else None,
+        parent_workflow_id=parent.workflow_id if parent else None, now_ms=now,
+        started_at_ms=None if queued else now, channel=rt.settings.channel, notify=notify,
+    )
+    try:
+        row = rt.repo.one("workflow_insert", **params)
+    except DuplicateKeyError:
+        raise DBOSQueueDeduplicatedError(workflow_id, str(queue_name),
+                                         str(opts.deduplication_id)) from None
+    if row is None:  # a concurrent insert committed after our snapshot
+        row = rt.repo.one("workflow_get_outcome", workflow_id=workflow_id)
+        row = {**row, "inserted": False, "name": info.name} if row else None
+    if row is not None and not row["inserted"] and row["name"] != info.name:
+        raise DBOSConflictingWorkflowError(
+            workflow_id, f"it runs {row['name']!r}, not {info.name!r}")
+    if parent is not None and fid is not None and fid not in parent.recorded:
+        record_operation(rt, parent, fid, info.name, output=None, error=None,
+                         child_workflow_id=workflow_id)
+    handle: WorkflowHandle[Any] = WorkflowHandle(rt, workflow_id)
+    if row is None or not row["inserted"] or queued:
+        return handle, None
+    ctx = WorkflowContext(workflow_id=workflow_id, owner_token=str(token), name=info.name,
+                          recorded={}, deadline_ms=deadline_ms)
+    return handle, ctx
+
+
+def run(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo, args: tuple[Any, ...],
+        kwargs: dict[str, Any]) -> Any:
+    """Run a workflow body in this thread and record its outcome. Returns the result or
+    raises the workflow's exception (as get_result would)."""
+    rt.add_active(ctx)
+    token = enter_workflow(ctx)
+    options_token = _options.set(StartOptions())
+    try:
+        try:
+            result = info.func(*args, **kwargs)
+        except (WorkflowOwnershipLostError, WorkerDrainingError):
+            raise
+        except DBOSWorkflowCancelledError:
+            raise
+        except BaseException as exc:
+            complete(rt, ctx, "ERROR", None, rt.serializer.serialize_error(exc))
+            raise
+        try:
+            output = rt.serializer.serialize(result)
+        except DBOSSerializationError as exc:
+            complete(rt, ctx, "ERROR", None, rt.serializer.serialize_error(exc))
+            raise
+        complete(rt, ctx, "SUCCESS", output, None)
+        return result
+    finally:
+        _options.reset(options_token)
+        exit_workflow(token)
+        rt.remove_active(ctx.workflow_id)
+
+
+def complete(rt: Runtime, ctx: WorkflowContext, status: str, output: str | None,
+              error: str | None) -> None:
+    rt.repo.all("workflow_complete", workflow_id=ctx.workflow_id, owner_token=ctx.owner_token,
+                status=status, output=output, error=error, now_ms=rt.clock.now_ms(),
+                channel=rt.settings.channel)
+
+
+def run_detached(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo,
+                 args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Pool entry point: a fresh context, exceptions already recorded, never re-raised."""
+    try:
+        contextvars.Context().run(run, rt, ctx, info, args, kwargs)
+    except WorkerDrainingError:
+        pass
+    except BaseException as exc:  # the outcome is stored; handles re-raise it
+        rt.log.debug("workflow_finished_with_error", workflow_id=ctx.workflow_id,
+                     error=type(exc).__name__)
+
+
+def invoke(rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """A direct call: run durably inline; an existing id returns (or awaits) its outcome."""
+    handle, ctx = start(rt, info, args, kwargs, Placement("inline"))
+    if ctx is None:
+        return wait_outcome(rt, handle.workflow_id)
+    return run(rt, ctx, info, args, kwargs)
+
+
+def resume_context(rt: Runtime, row: Row, token: str) -> WorkflowContext:
+    """Context for a claimed or recovered row, with its recorded operations for replay."""
+    recorded = {r["function_id"]: r for r in rt.repo.all("step_list", workflow_id=row["workflow_uuid"])}
+    return WorkflowContext(workflow_id=row["workflow_uuid"], owner_token=token, name=row["name"],
+                           recorded=recorded, deadline_ms=row.get("workflow_deadline_epoch_ms"),
+                           queue_name=row.get("queue_name"))

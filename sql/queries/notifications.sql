@@ -1,0 +1,19 @@
+-- name: message_send
+-- Insert a message (idempotent on message_uuid) and wake the receiver.
+WITH ins AS (
+    INSERT INTO notifications (message_uuid, destination_uuid, topic, message, created_at_epoch_ms)
+    VALUES (%(message_id)s, %(destination_id)s, %(topic)s, %(message)s, %(now_ms)s)
+    ON CONFLICT (message_uuid) DO NOTHING
+    RETURNING destination_uuid, topic
+)
+SELECT pg_notify(%(channel)s, 'm:' || destination_uuid || '::' || topic) FROM ins;
+
+-- name: message_consume
+-- Consume the oldest unconsumed message on a topic (the caller records the step in the
+-- same transaction, so delivery is exactly once).
+UPDATE notifications SET consumed = TRUE
+WHERE message_uuid = (
+    SELECT message_uuid FROM notifications
+    WHERE destination_uuid = %(workflow_id)s AND topic = %(topic)s AND NOT consumed
+    ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
+RETURNING message;

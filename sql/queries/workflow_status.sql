@@ -1,0 +1,201 @@
+-- Queries on workflow_status. Parameters are psycopg named parameters; {identifiers} are
+-- composed with psycopg.sql.Identifier. Every query that needs the time takes now_ms.
+
+-- name: workflow_insert
+-- Start or enqueue a workflow; idempotent on workflow id. Returns the row either way.
+-- When notify is true and the row is new and ENQUEUED, wakes workers of its queue.
+WITH ins AS (
+    INSERT INTO workflow_status (
+        workflow_uuid, status, name, class_name, config_name, inputs, serialization,
+        queue_name, priority, deduplication_id, executor_id, owner_token, owner_instance,
+        application_version, application_name, recovery_attempts, max_recovery_attempts,
+        workflow_timeout_ms, workflow_deadline_epoch_ms, delay_until_epoch_ms,
+        parent_workflow_id, created_at, updated_at, started_at_epoch_ms)
+    VALUES (
+        %(workflow_id)s, %(status)s, %(name)s, %(class_name)s, %(config_name)s, %(inputs)s,
+        %(serialization)s, %(queue_name)s, %(priority)s, %(deduplication_id)s, %(executor_id)s,
+        %(owner_token)s, %(owner_instance)s, %(application_version)s, %(application_name)s,
+        %(recovery_attempts)s, %(max_recovery_attempts)s, %(timeout_ms)s, %(deadline_ms)s,
+        %(delay_until_ms)s, %(parent_workflow_id)s, %(now_ms)s, %(now_ms)s, %(started_at_ms)s)
+    ON CONFLICT (workflow_uuid) DO NOTHING
+    RETURNING workflow_uuid, status, name, queue_name
+), wake AS (
+    SELECT pg_notify(%(channel)s, 'q:' || queue_name) FROM ins
+    WHERE %(notify)s AND status = 'ENQUEUED'
+)
+SELECT TRUE AS inserted, ins.status, ins.name, NULL::TEXT AS output, NULL::TEXT AS error,
+       (SELECT count(*) FROM wake) AS woke
+FROM ins
+UNION ALL
+SELECT FALSE, ws.status, ws.name, ws.output, ws.error, 0
+FROM workflow_status ws
+WHERE ws.workflow_uuid = %(workflow_id)s AND NOT EXISTS (SELECT 1 FROM ins);
+
+-- name: workflow_get
+SELECT workflow_uuid, status, name, class_name, config_name, inputs, output, error,
+       serialization, queue_name, priority, deduplication_id, executor_id, owner_token,
+       owner_instance, application_version, application_name, recovery_attempts,
+       max_recovery_attempts, workflow_timeout_ms, workflow_deadline_epoch_ms,
+       delay_until_epoch_ms, parent_workflow_id, rate_limited, created_at, updated_at,
+       started_at_epoch_ms, completed_at
+FROM workflow_status WHERE workflow_uuid = %(workflow_id)s;
+
+-- name: workflow_get_outcome
+SELECT status, output, error FROM workflow_status WHERE workflow_uuid = %(workflow_id)s;
+
+-- name: workflow_complete
+-- Record a workflow's outcome if this execution still owns it; wakes get_result waiters.
+WITH done AS (
+    UPDATE workflow_status
+    SET status = %(status)s, output = %(output)s, error = %(error)s,
+        deduplication_id = NULL, completed_at = %(now_ms)s, updated_at = %(now_ms)s
+    WHERE workflow_uuid = %(workflow_id)s AND owner_token = %(owner_token)s AND status = 'PENDING'
+    RETURNING workflow_uuid
+)
+SELECT pg_notify(%(channel)s, 'c:' || workflow_uuid) FROM done;
+
+-- name: workflow_claim_batch
+-- Claim up to n runnable rows of unlimited queues, oldest first within priority.
+UPDATE workflow_status ws
+SET status = 'PENDING', executor_id = %(executor_id)s, owner_token = %(owner_token)s,
+    owner_instance = %(owner_instance)s, recovery_attempts = ws.recovery_attempts + 1,
+    started_at_epoch_ms = %(now_ms)s, updated_at = %(now_ms)s,
+    workflow_deadline_epoch_ms = CASE
+        WHEN ws.workflow_timeout_ms IS NOT NULL AND ws.workflow_deadline_epoch_ms IS NULL
+        THEN %(now_ms)s + ws.workflow_timeout_ms ELSE ws.workflow_deadline_epoch_ms END
+FROM (
+    SELECT workflow_uuid FROM workflow_status
+    WHERE status = 'ENQUEUED' AND queue_name = ANY(%(queues)s)
+    ORDER BY priority, created_at
+    LIMIT %(n)s
+    FOR UPDATE SKIP LOCKED
+) picked
+WHERE ws.workflow_uuid = picked.workflow_uuid
+RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.inputs, ws.queue_name,
+          ws.recovery_attempts, ws.max_recovery_attempts, ws.workflow_deadline_epoch_ms;
+
+-- name: workflow_claim_limited
+-- Claim from one queue with a global concurrency and/or rate limit. Run inside a transaction
+-- holding queue_claim_lock, so every claimer counts the same committed rows.
+UPDATE workflow_status ws
+SET status = 'PENDING', executor_id = %(executor_id)s, owner_token = %(owner_token)s,
+    owner_instance = %(owner_instance)s, recovery_attempts = ws.recovery_attempts + 1,
+    started_at_epoch_ms = %(now_ms)s, updated_at = %(now_ms)s, rate_limited = %(rate_limited)s,
+    workflow_deadline_epoch_ms = CASE
+        WHEN ws.workflow_timeout_ms IS NOT NULL AND ws.workflow_deadline_epoch_ms IS NULL
+        THEN %(now_ms)s + ws.workflow_timeout_ms ELSE ws.workflow_deadline_epoch_ms END
+FROM (
+    SELECT workflow_uuid FROM workflow_status
+    WHERE status = 'ENQUEUED' AND queue_name = %(queue)s
+    ORDER BY priority, created_at
+    LIMIT GREATEST(0, LEAST(
+        %(n)s::BIGINT,
+        COALESCE(%(concurrency)s::BIGINT - (SELECT count(*) FROM workflow_status
+            WHERE status = 'PENDING' AND queue_name = %(queue)s), %(n)s::BIGINT),
+        COALESCE(%(rate_limit)s::BIGINT - (SELECT count(*) FROM workflow_status
+            WHERE rate_limited AND queue_name = %(queue)s
+              AND started_at_epoch_ms > %(now_ms)s - %(rate_period_ms)s::BIGINT), %(n)s::BIGINT)))
+    FOR UPDATE SKIP LOCKED
+) picked
+WHERE ws.workflow_uuid = picked.workflow_uuid
+RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.inputs, ws.queue_name,
+          ws.recovery_attempts, ws.max_recovery_attempts, ws.workflow_deadline_epoch_ms;
+
+-- name: queue_claim_lock
+SELECT pg_advisory_xact_lock(%(key)s);
+
+-- name: workflow_takeover
+-- Take over one PENDING workflow whose previous execution is known dead.
+UPDATE workflow_status
+SET owner_token = %(owner_token)s, owner_instance = %(owner_instance)s,
+    executor_id = %(executor_id)s, recovery_attempts = recovery_attempts + 1,
+    updated_at = %(now_ms)s
+WHERE workflow_uuid = %(workflow_id)s AND status = 'PENDING'
+  AND owner_token IS NOT DISTINCT FROM %(previous_token)s
+RETURNING workflow_uuid, name, class_name, config_name, inputs, queue_name,
+          recovery_attempts, max_recovery_attempts, workflow_deadline_epoch_ms;
+
+-- name: workflow_pending_of_executor
+-- PENDING rows held by an executor id, with the instance that holds each.
+SELECT ws.workflow_uuid, ws.owner_token, ws.owner_instance, ws.queue_name,
+       ex.host, ex.pid, ex.started_at, ex.heartbeat_at, ex.stopped_at
+FROM workflow_status ws
+LEFT JOIN executors ex ON ex.instance_id = ws.owner_instance
+WHERE ws.status = 'PENDING' AND ws.executor_id = %(executor_id)s;
+
+-- name: workflow_requeue
+-- Hand PENDING rows back to their queue (drain, or a dead holder's work). A drain hands back
+-- without burning an attempt (refund = 1).
+WITH moved AS (
+    UPDATE workflow_status
+    SET status = 'ENQUEUED', owner_token = NULL, owner_instance = NULL,
+        recovery_attempts = GREATEST(0, recovery_attempts - %(refund)s),
+        queue_name = COALESCE(queue_name, %(default_queue)s), updated_at = %(now_ms)s
+    WHERE workflow_uuid = ANY(%(workflow_ids)s) AND status = 'PENDING'
+    RETURNING queue_name
+)
+SELECT DISTINCT pg_notify(%(channel)s, 'q:' || queue_name), queue_name FROM moved;
+
+-- name: workflow_dead_letter
+WITH dead AS (
+    UPDATE workflow_status
+    SET status = 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', deduplication_id = NULL,
+        updated_at = %(now_ms)s, completed_at = %(now_ms)s
+    WHERE workflow_uuid = %(workflow_id)s AND owner_token = %(owner_token)s AND status = 'PENDING'
+    RETURNING workflow_uuid
+)
+SELECT pg_notify(%(channel)s, 'c:' || workflow_uuid) FROM dead;
+
+-- name: workflow_cancel
+WITH cancelled AS (
+    UPDATE workflow_status
+    SET status = 'CANCELLED', deduplication_id = NULL, updated_at = %(now_ms)s,
+        completed_at = %(now_ms)s
+    WHERE workflow_uuid = %(workflow_id)s AND status NOT IN ('SUCCESS', 'ERROR', 'CANCELLED')
+    RETURNING workflow_uuid
+)
+SELECT pg_notify(%(channel)s, 'c:' || workflow_uuid) FROM cancelled;
+
+-- name: workflow_resume
+WITH resumed AS (
+    UPDATE workflow_status
+    SET status = 'ENQUEUED', owner_token = NULL, owner_instance = NULL, recovery_attempts = 0,
+        queue_name = COALESCE(%(queue_name)s, queue_name, %(default_queue)s),
+        workflow_deadline_epoch_ms = NULL, completed_at = NULL, updated_at = %(now_ms)s
+    WHERE workflow_uuid = %(workflow_id)s AND status NOT IN ('SUCCESS', 'ERROR')
+    RETURNING queue_name
+)
+SELECT pg_notify(%(channel)s, 'q:' || queue_name) FROM resumed;
+
+-- name: workflow_cancel_expired
+-- Cancel active workflows past their deadline, in a bounded batch.
+WITH expired AS (
+    UPDATE workflow_status
+    SET status = 'CANCELLED', deduplication_id = NULL, updated_at = %(now_ms)s,
+        completed_at = %(now_ms)s
+    WHERE workflow_uuid IN (
+        SELECT workflow_uuid FROM workflow_status
+        WHERE workflow_deadline_epoch_ms IS NOT NULL
+          AND status IN ('ENQUEUED', 'PENDING', 'DELAYED')
+          AND workflow_deadline_epoch_ms <= %(now_ms)s
+        ORDER BY workflow_deadline_epoch_ms LIMIT %(n)s FOR UPDATE SKIP LOCKED)
+    RETURNING workflow_uuid
+)
+SELECT pg_notify(%(channel)s, 'c:' || workflow_uuid), workflow_uuid FROM expired;
+
+-- name: workflow_list
+SELECT workflow_uuid, status, name, class_name, config_name, inputs, output, error,
+       serialization, queue_name, priority, deduplication_id, executor_id, owner_token,
+       owner_instance, application_version, application_name, recovery_attempts,
+       max_recovery_attempts, workflow_timeout_ms, workflow_deadline_epoch_ms,
+       delay_until_epoch_ms, parent_workflow_id, rate_limited, created_at, updated_at,
+       started_at_epoch_ms, completed_at
+FROM workflow_status
+WHERE (%(status)s::TEXT[] IS NULL OR status = ANY(%(status)s::TEXT[]))
+  AND (%(name)s::TEXT IS NULL OR name = %(name)s::TEXT)
+  AND (%(queue_name)s::TEXT IS NULL OR queue_name = %(queue_name)s::TEXT)
+  AND (%(workflow_ids)s::TEXT[] IS NULL OR workflow_uuid = ANY(%(workflow_ids)s::TEXT[]))
+  AND (%(queued_only)s::BOOLEAN IS FALSE
+       OR (queue_name IS NOT NULL AND status IN ('ENQUEUED', 'PENDING', 'DELAYED')))
+ORDER BY created_at
+LIMIT %(limit)s;
