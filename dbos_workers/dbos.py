@@ -22,7 +22,7 @@ from .lifecycle import Lifecycle
 from .management import Management
 from .queue import Queue, QueueRateLimit
 from .registry import GLOBAL_REGISTRY, StepOptions, WorkflowInfo
-from .runtime import Runtime
+from .runtime import Runtime, process_runtime
 from .status import WorkflowStatus
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -103,6 +103,9 @@ class DBOS(metaclass=_DBOSMeta):
 
     @classmethod
     def _rt(cls) -> Runtime:
+        rt = process_runtime()
+        if rt is not None:
+            return rt
         return cls._get().lifecycle.runtime()
 
     @classmethod

@@ -7,11 +7,22 @@ derive from ``BaseException`` so a bare ``except Exception`` in a workflow canno
 from __future__ import annotations
 
 
+def _rebuild(cls: type[BaseException], message: str, state: dict[str, object]) -> BaseException:
+    error = cls.__new__(cls)
+    error.args = (message,)
+    error.__dict__.update(state)
+    return error
+
+
 class DBOSWorkersError(Exception):
     """dbos-workers failed."""
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or (self.__doc__ or "").strip())
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Stored errors round-trip whatever a subclass's __init__ takes.
+        return (_rebuild, (type(self), str(self), dict(self.__dict__)))
 
 
 DBOSException = DBOSWorkersError
@@ -102,8 +113,6 @@ class DBOSMaxStepRetriesExceeded(DBOSWorkersError):
         last = f": {errors[-1]!r}" if errors else ""
         super().__init__(f"step {step_name!r} failed {max_attempts} times{last}")
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (DBOSMaxStepRetriesExceeded, (self.step_name, self.max_attempts, []))
 
 
 class DBOSAwaitedWorkflowCancelledError(DBOSWorkersError):
@@ -113,8 +122,6 @@ class DBOSAwaitedWorkflowCancelledError(DBOSWorkersError):
         self.workflow_id = workflow_id
         super().__init__(f"awaited workflow {workflow_id!r} was cancelled")
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.workflow_id,))
 
 
 class DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded(DBOSWorkersError):
@@ -127,8 +134,6 @@ class DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded(DBOSWorkersError):
             "resume it with DBOS.resume_workflow"
         )
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.workflow_id,))
 
 
 class DBOSWorkflowConflictIDError(DBOSWorkersError):
@@ -147,8 +152,6 @@ class WorkflowOutputError(DBOSWorkersError):
         self.text = text
         super().__init__(f"{type_name}: {text}")
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.type_name, self.text))
 
 
 class DBOSWorkflowCancelledError(BaseException):

@@ -23,7 +23,7 @@ from .logging import configure
 from .queue import internal_queue
 from .recovery import recover_own
 from .registry import Registry
-from .runtime import Runtime
+from .runtime import Runtime, set_process_runtime
 
 log = structlog.get_logger("dbos_workers.lifecycle")
 
@@ -70,6 +70,7 @@ class Lifecycle:
             rt.start()
             self._register_queues(rt)
             self._rt = rt
+            set_process_runtime(rt)
             recovered = recover_own(rt, s.executor_id)
             rt.log.info("dbos_launched", database=mask_url(url), schema=s.schema,
                         workers=s.worker_processes, recovered=len(recovered))
@@ -97,6 +98,7 @@ class Lifecycle:
         with self._lock:
             supervisor, self._supervisor = self._supervisor, None
             rt, self._rt = self._rt, None
+            set_process_runtime(None)
         if supervisor is not None:
             supervisor.drain(float(timeout_sec))
             if not supervisor.join(float(timeout_sec) + 30.0):

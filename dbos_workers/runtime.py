@@ -108,3 +108,16 @@ class Runtime:
     def active_count(self) -> int:
         with self.active_lock:
             return len(self.active)
+
+
+_process_runtime: Runtime | None = None
+
+
+def set_process_runtime(rt: Runtime | None) -> None:
+    """The runtime that decorated functions use in this process (app or worker)."""
+    global _process_runtime
+    _process_runtime = rt
+
+
+def process_runtime() -> Runtime | None:
+    return _process_runtime

@@ -141,7 +141,7 @@ class Listener:
     def _loop(self, conn: psycopg.Connection[dict[str, object]]) -> None:
         last_check = time.monotonic()
         while not self._stop.is_set():
-            for notify in conn.notifies(timeout=1.0):
+            for notify in conn.notifies(timeout=0.2):
                 self.waiters.dispatch(notify.payload)
             if time.monotonic() - last_check >= self.health_check_sec:
                 # A session health check, not just the socket.

@@ -134,7 +134,8 @@ WITH moved AS (
     WHERE workflow_uuid = ANY(%(workflow_ids)s) AND status = 'PENDING'
     RETURNING queue_name
 )
-SELECT DISTINCT pg_notify(%(channel)s, 'q:' || queue_name), queue_name FROM moved;
+SELECT pg_notify(%(channel)s, 'q:' || queue_name), queue_name
+FROM (SELECT DISTINCT queue_name FROM moved) AS queues;
 
 -- name: workflow_dead_letter
 WITH dead AS (
@@ -199,3 +200,7 @@ WHERE (%(status)s::TEXT[] IS NULL OR status = ANY(%(status)s::TEXT[]))
        OR (queue_name IS NOT NULL AND status IN ('ENQUEUED', 'PENDING', 'DELAYED')))
 ORDER BY created_at
 LIMIT %(limit)s;
+
+-- name: workflow_pending_of_instance
+SELECT workflow_uuid FROM workflow_status
+WHERE status = 'PENDING' AND executor_id = %(executor_id)s AND owner_instance = %(instance_id)s;

@@ -1,0 +1,1 @@
+"""Worker processes: claim queued workflows and run them (forked by the supervisor)."""

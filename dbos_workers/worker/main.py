@@ -1,0 +1,163 @@
+"""A worker process: after fork it builds its own pool and LISTEN connection, recovers its
+slot's dead PENDING work, then claims and runs queued workflows until told to drain.
+
+Drain (SIGTERM): stop claiming at once, let in-flight workflows finish for up to the drain
+timeout, then hand what still runs back to its queue (no attempt burned) and exit 0.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from typing import Any
+
+import structlog
+
+from ..config import Settings
+from ..db.repository import Backoff, Row
+from ..errors import DatabaseUnavailableError
+from ..logging import bind_process, configure
+from ..recovery import dead_pending, execute
+from ..registry import INTERNAL_QUEUE, Registry
+from ..runtime import Runtime, set_process_runtime
+from .claimer import Claimer
+from .heartbeat import Heartbeat
+
+log = structlog.get_logger("dbos_workers.worker")
+BOOT_ERROR = 3
+
+
+class Worker:
+    def __init__(self, settings: Settings, registry: Registry, conninfo: str, wctx: Any) -> None:
+        self.settings, self.wctx = settings, wctx
+        executor_id = f"{settings.executor_id}/{wctx.slot}"
+        threads = settings.worker_threads
+        self.rt = Runtime(settings=settings, registry=registry, conninfo=conninfo,
+                          executor_id=executor_id, role="worker", pool_size=threads + 4,
+                          threads=threads)
+        self.drain = threading.Event()
+        self.hard_stop = threading.Event()
+        queues = list(registry.queues.values())
+        self.claimer = Claimer(self.rt, queues, threads, self._dispatch)
+        self.in_flight: set[str] = set()
+        self._lock = threading.Lock()
+        self.heartbeat = Heartbeat(self.rt, wctx, self.drain)
+        set_process_runtime(self.rt)
+
+    def _signal(self, signum: int, _: Any) -> None:
+        if signum == signal.SIGQUIT or self.drain.is_set():
+            self.hard_stop.set()
+        self.drain.set()
+        self.claimer.wake.set()
+
+    def _dispatch(self, row: Row, token: str) -> None:
+        with self._lock:
+            self.in_flight.add(row["workflow_uuid"])
+        self.rt.pool.submit(self._execute, row, token)
+
+    def _execute(self, row: Row, token: str) -> None:
+        try:
+            execute(self.rt, row, token)
+        except Exception as exc:
+            self.rt.log.error("workflow_execute_failed", workflow_id=row["workflow_uuid"],
+                              error=repr(exc)[:300])
+        finally:
+            with self._lock:
+                self.in_flight.discard(row["workflow_uuid"])
+            self.claimer.finished(row["queue_name"])
+
+    def boot(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+            signal.signal(sig, self._signal)
+        backoff = Backoff(first=0.1, cap=2.0, total=float("inf"))
+        while not self.drain.is_set():
+            try:
+                self.rt.start()
+                break
+            except DatabaseUnavailableError as exc:
+                log.warning("worker_database_unavailable", error=str(exc)[:200])
+                backoff.wait()
+        self.heartbeat.start()
+        self._recover_slot()
+
+    def _recover_slot(self) -> None:
+        """Hand the dead predecessor's PENDING rows of this slot back to their queues."""
+        rows = dead_pending(self.rt, self.rt.executor_id)
+        if rows:
+            self._requeue([r["workflow_uuid"] for r in rows], refund=0)
+            self.rt.log.info("slot_recovered", workflows=len(rows))
+
+    def _requeue(self, workflow_ids: list[str], refund: int) -> None:
+        self.rt.repo.all("workflow_requeue", workflow_ids=workflow_ids, refund=refund,
+                         default_queue=INTERNAL_QUEUE, now_ms=self.rt.clock.now_ms(),
+                         channel=self.settings.channel)
+
+    def _sweep_orphans(self) -> None:
+        """Rows claimed by this instance whose claim reply was lost (connection drop)."""
+        rows = self.rt.repo.all("workflow_pending_of_instance", executor_id=self.rt.executor_id,
+                                instance_id=self.rt.instance_id)
+        with self._lock:
+            orphans = [r["workflow_uuid"] for r in rows if r["workflow_uuid"] not in self.in_flight]
+        if orphans:
+            self._requeue(orphans, refund=1)
+            self.rt.log.warning("orphans_requeued", workflows=len(orphans))
+
+    def loop(self) -> None:
+        poll = self.settings.polling_interval_sec
+        backoff: Backoff | None = None
+        last_sweep = time.monotonic()
+        while not self.drain.is_set():
+            self.claimer.wake.clear()
+            try:
+                claimed = self.claimer.claim_once() if self.claimer.free() > 0 else 0
+                if time.monotonic() - last_sweep > 30:
+                    self._sweep_orphans()
+                    last_sweep = time.monotonic()
+                backoff = None
+            except DatabaseUnavailableError as exc:
+                backoff = backoff or Backoff(first=0.1, cap=2.0, total=float("inf"))
+                log.warning("claim_failed", error=str(exc)[:200])
+                backoff.wait()
+                continue
+            if claimed and self.claimer.free() > 0:
+                continue  # maybe more is waiting
+            self.claimer.wake.wait(poll)
+
+    def shutdown(self) -> None:
+        timeout = self.wctx.drain_timeout_sec()
+        self.rt.log.info("worker_draining", in_flight=len(self.in_flight), timeout=timeout)
+        if not self.hard_stop.is_set():
+            deadline = time.monotonic() + timeout
+            while self.in_flight and time.monotonic() < deadline and not self.hard_stop.is_set():
+                self.rt.wait_idle(min(0.1, max(0.0, deadline - time.monotonic())))
+        self.rt.draining.set()
+        with self._lock:
+            left = list(self.in_flight)
+        if left:
+            self._requeue(left, refund=1)
+            self.rt.log.info("workflows_handed_back", workflows=len(left))
+        self.heartbeat.stop()
+        self.rt.stop(wait_threads=False)
+
+
+def run_worker(settings: Settings, registry: Registry, conninfo: str, wctx: Any) -> int:
+    configure(settings.log_level)
+    bind_process(pid=wctx_pid(), slot=wctx.slot, executor_id=f"{settings.executor_id}/{wctx.slot}")
+    try:
+        worker = Worker(settings, registry, conninfo, wctx)
+        worker.boot()
+    except Exception as exc:
+        log.error("worker_boot_failed", error=repr(exc)[:500])
+        return BOOT_ERROR
+    try:
+        worker.loop()
+    finally:
+        worker.shutdown()
+    return 0
+
+
+def wctx_pid() -> int:
+    import os
+
+    return os.getpid()

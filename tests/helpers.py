@@ -1,0 +1,30 @@
+"""Helpers shared by tests (importable as tests.helpers)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
+    """Poll predicate until truthy or the deadline passes (then fail)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+def query(url: str, schema: str, statement: str, *params: Any) -> list[dict[str, Any]]:
+    """Read the system tables directly (tests assert on rows)."""
+    with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
+        conn.execute(psycopg.sql.SQL("SET search_path TO {}").format(psycopg.sql.Identifier(schema)))
+        cur = conn.execute(statement.encode(), params or None)
+        return cur.fetchall() if cur.description else []
