@@ -1,0 +1,153 @@
+"""send/recv, events, durable sleep and timeouts, woken by NOTIFY."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from dbos_workers import (
+    DBOS,
+    DBOSAwaitedWorkflowCancelledError,
+    DBOSNonExistentWorkflowError,
+    SetWorkflowID,
+    SetWorkflowTimeout,
+)
+from tests.helpers import query, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def test_send_recv_latency_and_exactly_once(launch: Any, pg_url: str, schema: str) -> None:
+    @DBOS.workflow()
+    def receiver() -> list[Any]:
+        got = [DBOS.recv("t", timeout_seconds=10)]
+        got.append(DBOS.recv("t", timeout_seconds=10))
+        got.append(DBOS.recv("t", timeout_seconds=0.2))  # times out: None
+        return got
+
+    launch()
+    with SetWorkflowID("rx"):
+        handle = DBOS.start_workflow(receiver)
+    # Wait until the receiver is blocked in recv (its first operation not recorded yet).
+    time.sleep(0.2)
+    sent = time.monotonic()
+    DBOS.send("rx", {"n": 1}, "t")
+    wait_until(lambda: query(pg_url, schema, "SELECT 1 FROM operation_outputs WHERE workflow_uuid='rx'"), 2, 0.002)
+    latency = time.monotonic() - sent
+    DBOS.send("rx", {"n": 2}, "t", idempotency_key="k2")
+    DBOS.send("rx", {"n": 2}, "t", idempotency_key="k2")  # same key: delivered once
+    assert handle.get_result(timeout=10) == [{"n": 1}, {"n": 2}, None]
+    assert latency < 0.1, latency
+    rows = query(pg_url, schema, "SELECT count(*) AS n FROM notifications WHERE destination_uuid='rx'")
+    assert rows[0]["n"] == 2
+
+
+def test_send_to_missing_workflow(launch: Any) -> None:
+    launch()
+    with pytest.raises(DBOSNonExistentWorkflowError):
+        DBOS.send("does-not-exist", 1)
+
+
+def test_events_set_and_get(launch: Any) -> None:
+    @DBOS.workflow()
+    def publisher() -> None:
+        DBOS.recv("go", timeout_seconds=10)
+        DBOS.set_event("status", "ready")
+
+    launch()
+    with SetWorkflowID("pub"):
+        handle = DBOS.start_workflow(publisher)
+    assert DBOS.get_event("pub", "status", timeout_seconds=0.1) is None
+    DBOS.send("pub", None, "go")
+    started = time.monotonic()
+    assert DBOS.get_event("pub", "status", timeout_seconds=10) == "ready"
+    assert time.monotonic() - started < 1.0
+    handle.get_result(timeout=10)
+
+
+def test_get_event_wakes_within_100ms(launch: Any) -> None:
+    @DBOS.workflow()
+    def publisher() -> None:
+        DBOS.recv("go", timeout_seconds=10)
+        DBOS.set_event("k", 7)
+
+    launch()
+    with SetWorkflowID("pub2"):
+        DBOS.start_workflow(publisher)
+    import threading
+
+    got: list[float] = []
+
+    def getter() -> None:
+        assert DBOS.get_event("pub2", "k", timeout_seconds=10) == 7
+        got.append(time.monotonic())
+
+    t = threading.Thread(target=getter)
+    t.start()
+    time.sleep(0.2)  # getter is waiting
+    sent = time.monotonic()
+    DBOS.send("pub2", None, "go")
+    t.join(10)
+    assert got and got[0] - sent < 0.1, got[0] - sent
+
+
+def test_durable_sleep_is_recorded(launch: Any, pg_url: str, schema: str) -> None:
+    @DBOS.workflow()
+    def sleeper() -> float:
+        start = time.monotonic()
+        DBOS.sleep(0.2)
+        return time.monotonic() - start
+
+    launch()
+    with SetWorkflowID("sl"):
+        assert sleeper() >= 0.19
+    rows = query(pg_url, schema, "SELECT function_name FROM operation_outputs WHERE workflow_uuid='sl'")
+    assert [r["function_name"] for r in rows] == ["DBOS.sleep"]
+
+
+def test_timeout_cancels_at_next_step(launch: Any) -> None:
+    ran: list[int] = []
+
+    @DBOS.step()
+    def step(i: int) -> None:
+        ran.append(i)
+
+    @DBOS.workflow()
+    def long() -> None:
+        step(1)
+        DBOS.sleep(0.5)
+        step(2)
+
+    launch()
+    with SetWorkflowTimeout(0.2):
+        handle = DBOS.start_workflow(long)
+    with pytest.raises(DBOSAwaitedWorkflowCancelledError):
+        handle.get_result(timeout=10)
+    assert handle.get_status().status == "CANCELLED"
+    assert ran == [1]
+
+
+def test_cancel_and_resume(launch: Any) -> None:
+    ran: list[str] = []
+
+    @DBOS.step()
+    def mark(x: str) -> None:
+        ran.append(x)
+
+    @DBOS.workflow()
+    def flow() -> str:
+        mark("a")
+        DBOS.recv("go", timeout_seconds=0.5)
+        mark("b")
+        return "done"
+
+    launch()
+    with SetWorkflowID("cx"):
+        handle = DBOS.start_workflow(flow)
+    wait_until(lambda: ran == ["a"])
+    DBOS.cancel_workflow("cx")
+    with pytest.raises(DBOSAwaitedWorkflowCancelledError):
+        handle.get_result(timeout=10)
+    assert ran == ["a"]
