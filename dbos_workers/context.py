@@ -59,7 +59,7 @@ class StartOptions:
 
 
 _options: contextvars.ContextVar[StartOptions] = contextvars.ContextVar(
-    "dbos_start_options", default=StartOptions())
+    "dbos_start_options", default=StartOptions())  # noqa: B039 (frozen)
 
 
 def current_workflow() -> WorkflowContext | None:

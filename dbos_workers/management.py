@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from .errors import DBOSNonExistentWorkflowError
@@ -35,7 +36,7 @@ class Management:
         operation(self.rt, "DBOS.resumeWorkflow", do)
         return WorkflowHandle(self.rt, workflow_id)
 
-    def list(self, *, workflow_ids: list[str] | None = None, status: str | list[str] | None = None,
+    def list_workflows(self, *, workflow_ids: list[str] | None = None, status: str | list[str] | None = None,
              name: str | None = None, queue_name: str | None = None, limit: int | None = None,
              queued_only: bool = False, **_: Any) -> list[WorkflowStatus]:
         statuses = [status] if isinstance(status, str) else status
@@ -44,7 +45,7 @@ class Management:
                                 limit=limit)
         return [status_from_row(self.rt, r) for r in rows]
 
-    def steps(self, workflow_id: str) -> list[dict[str, Any]]:
+    def steps(self, workflow_id: str) -> builtins.list[dict[str, Any]]:
         out = []
         for r in self.rt.repo.all("step_list", workflow_id=workflow_id):
             out.append({

@@ -71,7 +71,7 @@ def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
     with rt.waiters.watch(f"m:{ctx.workflow_id}::{t}") as woken:
         while True:
             timed_out = time.monotonic() >= deadline
-            got, output = rt.repo.call(lambda tx: consume(tx, timed_out), transaction=True)
+            got, output = rt.repo.call(lambda tx, late=timed_out: consume(tx, late), transaction=True)
             if got:
                 if output is None:
                     output = rt.repo.one("step_get", workflow_id=ctx.workflow_id, function_id=fid)["output"]  # type: ignore[index]

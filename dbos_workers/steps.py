@@ -11,7 +11,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .context import StepContext, WorkflowContext, current_step, current_workflow, enter_step, exit_step
+from .context import (
+    StepContext,
+    WorkflowContext,
+    current_step,
+    current_workflow,
+    enter_step,
+    exit_step,
+)
 from .errors import (
     DBOSMaxStepRetriesExceeded,
     DBOSUnexpectedStepError,

@@ -87,7 +87,7 @@ def start(rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[s
     token = None if queued else uuid.uuid4().hex
     queue_name = placement.queue_name if queued else None
     notify = queued and status == "ENQUEUED" and rt.coalescer.claim_inline(str(queue_name))
-    params = dict(
+    params: dict[str, Any] = dict(
         workflow_id=workflow_id, status=status, name=info.name, class_name=info.class_name,
         config_name=None, inputs=inputs, serialization=rt.serializer.name(),
         queue_name=queue_name, priority=(opts.priority or 0) if queued else 0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from typing import Any
@@ -129,7 +130,7 @@ def test_step_retries_follow_backoff(launch: Any) -> None:
 
     launch()
     assert flow() == "ok"
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(gaps) == 2
     assert 0.09 <= gaps[0] < 0.5 and 0.19 <= gaps[1] < 0.8, gaps
     with pytest.raises(DBOSMaxStepRetriesExceeded):

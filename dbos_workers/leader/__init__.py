@@ -1,0 +1,1 @@
+"""Leader election (advisory lock), cron and maintenance: one acting leader across hosts."""
