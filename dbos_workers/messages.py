@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from typing import Any
@@ -71,7 +72,8 @@ def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
     with rt.waiters.watch(f"m:{ctx.workflow_id}::{t}") as woken:
         while True:
             timed_out = time.monotonic() >= deadline
-            got, output = rt.repo.call(lambda tx, late=timed_out: consume(tx, late), transaction=True)
+            got, output = rt.repo.call(functools.partial(consume, timed_out=timed_out),
+                                       transaction=True)
             if got:
                 if output is None:
                     output = rt.repo.one("step_get", workflow_id=ctx.workflow_id, function_id=fid)["output"]  # type: ignore[index]
