@@ -1,0 +1,46 @@
+"""SQL is data: every named query is used, every used name exists, migrations are numbered."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from dbos_workers.db.queries import load_queries, migration_files, parse_queries
+
+ROOT = Path(__file__).resolve().parents[2]
+_USE = re.compile(r"""(?:\.(?:one|all|run)\(|q\[|queries\[|_queries\[)\s*["']([a-z0-9_]+)["']""")
+
+
+def _python_sources() -> str:
+    return "\n".join(p.read_text() for p in (ROOT / "dbos_workers").rglob("*.py"))
+
+
+def test_every_query_is_used_and_every_used_name_exists() -> None:
+    queries = set(load_queries())
+    used = set(_USE.findall(_python_sources()))
+    assert used - queries == set(), "code names queries that do not exist"
+    assert queries - used == set(), "queries that nothing uses"
+
+
+def test_no_sql_strings_in_library_code() -> None:
+    pattern = re.compile(r"SELECT\s+\S+.*\sFROM\s|INSERT INTO\s|UPDATE\s+\w+\s+SET\s|DELETE FROM\s|"
+                         r"CREATE (?:TABLE|INDEX|SCHEMA)\s|DROP (?:TABLE|SCHEMA|DATABASE)\s|LISTEN\s+[{']")
+    offenders = [p.name for p in (ROOT / "dbos_workers").rglob("*.py") if pattern.search(p.read_text())]
+    assert offenders == []
+
+
+def test_parse_queries_splits_named_statements() -> None:
+    text = "-- name: a_one\n-- a comment\nSELECT 1;\n\n-- name: b_two\nSELECT 2\n"
+    assert parse_queries(text) == {"a_one": "SELECT 1", "b_two": "SELECT 2"}
+
+
+def test_duplicate_query_names_are_rejected() -> None:
+    with pytest.raises(ValueError, match="duplicate"):
+        parse_queries("-- name: x\nSELECT 1;\n-- name: x\nSELECT 2;\n")
+
+
+def test_migrations_are_numbered_without_gaps() -> None:
+    versions = [v for v, _, _ in migration_files()]
+    assert versions == list(range(1, len(versions) + 1))
