@@ -23,6 +23,7 @@ from .errors import (
     DBOSWorkersError,
 )
 from .handle import WorkflowHandle
+from .leader.cron import parse_cron
 from .lifecycle import Lifecycle
 from .management import Management
 from .queue import Queue, QueueRateLimit
@@ -157,6 +158,20 @@ class DBOS(metaclass=_DBOSMeta):
 
             wrapper.__dbos_workflow__ = info  # type: ignore[attr-defined]
             return wrapper  # type: ignore[return-value]
+
+        return decorator
+
+    @classmethod
+    def scheduled(cls, cron: str) -> Callable[[F], F]:
+        """Run a workflow `(scheduled_time, actual_time)` on a cron schedule (UTC; 5 fields, or
+        6 with seconds first). Apply it on top of @DBOS.workflow(). The leader fires each tick
+        exactly once across all hosts."""
+        expr, _ = parse_cron(cron)
+
+        def decorator(func: F) -> F:
+            info = _info_of(func)
+            GLOBAL_REGISTRY.add_schedule(info.name, expr)
+            return func
 
         return decorator
 

@@ -69,6 +69,7 @@ class Lifecycle:
                          executor_id=s.executor_id, role="app",
                          pool_size=s.pool_size, threads=s.max_executor_threads)
             rt.start()
+            rt.start_lease()
             self._register_queues(rt)
             self._rt = rt
             set_process_runtime(rt)

@@ -69,6 +69,11 @@ class Registry:
         with self.lock:
             self.queues[queue.name] = queue
 
+    def add_schedule(self, workflow_name: str, cron: str) -> None:
+        with self.lock:
+            self.schedules[:] = [s for s in self.schedules if s[0] != workflow_name]
+            self.schedules.append((workflow_name, cron))
+
     def clear(self) -> None:
         with self.lock:
             self.workflows.clear()

@@ -70,6 +70,19 @@ class Runtime:
                       executor_id=self.executor_id, host=self.host, pid=self.pid,
                       role=self.role, now_ms=self.clock.now_ms())
 
+    def start_lease(self) -> None:
+        """Keep this instance's lease fresh (the app process; workers beat in their service)."""
+        every = max(0.5, self.settings.executor_lease_sec / 3)
+
+        def loop() -> None:
+            while not self.draining.wait(every):
+                try:
+                    self.heartbeat()
+                except Exception as exc:
+                    self.log.warning("lease_heartbeat_failed", error=str(exc)[:200])
+
+        threading.Thread(target=loop, name="dbos-lease", daemon=True).start()
+
     def heartbeat(self) -> None:
         self.repo.run("executor_heartbeat", instance_id=self.instance_id,
                       now_ms=self.clock.now_ms(), retry=False)

@@ -17,6 +17,7 @@ import structlog
 from ..config import Settings
 from ..db.repository import Backoff, Row
 from ..errors import DatabaseUnavailableError
+from ..leader.service import LeaderService
 from ..logging import bind_process, configure
 from ..recovery import dead_pending, execute
 from ..registry import INTERNAL_QUEUE, Registry
@@ -43,6 +44,7 @@ class Worker:
         self.in_flight: set[str] = set()
         self._lock = threading.Lock()
         self.heartbeat = Heartbeat(self.rt, wctx, self.drain)
+        self.leader = LeaderService(self.rt)
         set_process_runtime(self.rt)
 
     def _signal(self, signum: int, _: Any) -> None:
@@ -80,6 +82,7 @@ class Worker:
                 backoff.wait()
         self.heartbeat.start()
         self._recover_slot()
+        self.leader.start()
 
     def _recover_slot(self) -> None:
         """Hand the dead predecessor's PENDING rows of this slot back to their queues."""
@@ -131,6 +134,7 @@ class Worker:
             deadline = time.monotonic() + timeout
             while self.in_flight and time.monotonic() < deadline and not self.hard_stop.is_set():
                 self.rt.wait_idle(min(0.1, max(0.0, deadline - time.monotonic())))
+        self.leader.stop()
         self.rt.draining.set()
         with self._lock:
             left = list(self.in_flight)

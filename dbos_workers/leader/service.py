@@ -1,0 +1,39 @@
+"""The leader role of a worker process: an elector whose ticks run maintenance and cron."""
+
+from __future__ import annotations
+
+import structlog
+
+from ..runtime import Runtime
+from .cron import Cron
+from .elector import Elector
+from .maintenance import Maintenance
+
+log = structlog.get_logger("dbos_workers.leader")
+
+
+class LeaderService:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.cron = Cron(rt)
+        self.maintenance = Maintenance(rt)
+        probe = 0.25 if rt.registry.schedules else 1.0
+        self.elector = Elector(rt, self._tick, probe_sec=probe)
+        self._was_leader = False
+
+    def start(self) -> None:
+        self.cron.register()
+        self.elector.start()
+
+    def stop(self) -> None:
+        self.elector.stop()
+
+    def _tick(self) -> None:
+        if not self._was_leader:
+            self.cron.reset()
+            self._was_leader = True
+        try:
+            self.maintenance.tick()
+            self.cron.fire_due()
+        except Exception as exc:
+            log.warning("leader_tick_failed", error=str(exc)[:300])

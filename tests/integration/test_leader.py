@@ -1,0 +1,111 @@
+"""The leader (in a worker process): cron ticks exactly once, DELAYED promotion, deadlines,
+and recovery of work whose holder's lease expired."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import pytest
+
+from dbos_workers import DBOS, DBOSAwaitedWorkflowCancelledError, DBOSConfigError, Queue, SetEnqueueOptions
+from dbos_workers.leader.cron import parse_cron, ticks_between
+from tests.helpers import query, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_cron_validation() -> None:
+    assert parse_cron("*/5 * * * *") == ("*/5 * * * *", False)
+    assert parse_cron("* * * * * *")[1] is True
+    for bad in ("* * *", "61 * * * *", "not cron at all", "* * * * * * * *"):
+        with pytest.raises(DBOSConfigError):
+            parse_cron(bad)
+
+    with pytest.raises(DBOSConfigError):
+        @DBOS.scheduled("99 * * * *")
+        @DBOS.workflow()
+        def never(scheduled: dt.datetime, actual: dt.datetime) -> None: ...
+
+
+def test_ticks_between_is_bounded_and_ordered() -> None:
+    t0 = int(dt.datetime(2026, 3, 29, 0, 59, 58, tzinfo=dt.UTC).timestamp() * 1000)
+    ticks = ticks_between("* * * * * *", t0, t0 + 3000)
+    assert [t.second for t in ticks] == [59, 0, 1]
+    assert len(ticks_between("* * * * * *", t0, t0 + 3_600_000)) == 60
+
+
+def test_scheduled_workflow_fires_every_second_once(launch: Any, pg_url: str, schema: str) -> None:
+    @DBOS.scheduled("* * * * * *")
+    @DBOS.workflow()
+    def every_second(scheduled: dt.datetime, actual: dt.datetime) -> str:
+        return scheduled.isoformat()
+
+    launch(worker_processes=2)
+    wait_until(lambda: len(query(pg_url, schema, "SELECT 1 FROM workflow_status "
+                                 "WHERE name LIKE '%every_second' AND status='SUCCESS'")) >= 4, 15)
+    rows = query(pg_url, schema, "SELECT workflow_uuid, output FROM workflow_status WHERE name LIKE '%every_second'")
+    ids = [r["workflow_uuid"] for r in rows]
+    assert len(ids) == len(set(ids))
+    seconds = sorted(dt.datetime.fromisoformat(i.split("-", 2)[2].split("every_second-", 1)[-1]) for i in ids)
+    gaps = {(b - a).total_seconds() for a, b in zip(seconds, seconds[1:], strict=False)}
+    assert gaps == {1.0}, gaps  # every second, none twice, none skipped
+    leaders = query(pg_url, schema, "SELECT executor_id FROM leader")
+    assert len(leaders) == 1 and "/" in leaders[0]["executor_id"]
+
+
+def test_delayed_workflow_starts_near_due_time(launch: Any, pg_url: str, schema: str) -> None:
+    q = Queue("later")
+
+    @DBOS.workflow()
+    def stamp() -> float:
+        return time.time()
+
+    launch(worker_processes=1)
+    enqueued = time.time()
+    with SetEnqueueOptions(delay_seconds=1.5):
+        handle = q.enqueue(stamp)
+    assert handle.get_status().status == "DELAYED"
+    started = handle.get_result(timeout=15)
+    assert 1.4 <= started - enqueued < 2.6, started - enqueued
+
+
+def test_deadline_cancels_queued_workflow(launch: Any) -> None:
+    from dbos_workers import SetWorkflowTimeout
+
+    q = Queue("slowq")
+
+    @DBOS.workflow()
+    def long_one() -> None:
+        for _ in range(100):
+            DBOS.sleep(0.1)
+
+    launch(worker_processes=1)
+    with SetWorkflowTimeout(0.5):
+        handle = q.enqueue(long_one)
+    with pytest.raises(DBOSAwaitedWorkflowCancelledError):
+        handle.get_result(timeout=15)
+
+
+def test_dead_holder_work_is_recovered(launch: Any, pg_url: str, schema: str) -> None:
+    """A PENDING row whose holder's lease expired (a dead host) is re-enqueued and finished."""
+    q = Queue("hostq")
+
+    @DBOS.workflow()
+    def job(x: int) -> int:
+        return x * 3
+
+    launch(worker_processes=1, executor_lease_sec=1)
+    handle = q.enqueue(job, 5)
+    assert handle.get_result(timeout=10) == 15
+    # Make a copy of it look like it was running on a host that died 10 s ago.
+    past = int(time.time() * 1000) - 10_000
+    query(pg_url, schema, "INSERT INTO executors VALUES ('ghost', 'otherhost/0', 'otherhost', 1, 'worker', %s, %s, NULL)", past, past)
+    query(pg_url, schema, "INSERT INTO workflow_status (workflow_uuid, status, name, inputs, queue_name, executor_id, "
+          "owner_token, owner_instance, recovery_attempts, created_at, updated_at) SELECT 'orphan', 'PENDING', name, inputs, "
+          "queue_name, 'otherhost/0', 'tok', 'ghost', 1, %s, %s FROM workflow_status WHERE workflow_uuid = %s",
+          past, past, handle.workflow_id)
+    assert DBOS.retrieve_workflow("orphan").get_result(timeout=10) == 15
+    status = DBOS.get_workflow_status("orphan")
+    assert status is not None and status.recovery_attempts == 2 and status.executor_id != "otherhost/0"
