@@ -290,5 +290,10 @@ class DBOS(metaclass=_DBOSMeta):
         return cls._mgmt().list_workflows(queued_only=True, **filters)
 
     @classmethod
+    def current_leader(cls) -> dict[str, Any] | None:
+        """The executor that leads (runs cron and maintenance): instance_id, executor_id, elected_at."""
+        return cls._mgmt().leader()
+
+    @classmethod
     def list_workflow_steps(cls, workflow_id: str) -> list[dict[str, Any]]:
         return cls._mgmt().steps(workflow_id)

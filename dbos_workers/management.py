@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
+from .db.migrate import advisory_key
 from .errors import DBOSNonExistentWorkflowError
 from .handle import WorkflowHandle
 from .registry import INTERNAL_QUEUE
@@ -44,6 +45,11 @@ class Management:
                                 name=name, queue_name=queue_name, queued_only=queued_only,
                                 limit=limit)
         return [status_from_row(self.rt, r) for r in rows]
+
+    def leader(self) -> dict[str, Any] | None:
+        """Which executor leads (cron, maintenance) and since when, or None."""
+        key = advisory_key("leader", self.rt.settings.schema, self.rt.settings.name)
+        return self.rt.repo.one("leader_current", key=key)
 
     def steps(self, workflow_id: str) -> builtins.list[dict[str, Any]]:
         out = []

@@ -4,6 +4,7 @@ and recovery of work whose holder's lease expired."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 from typing import Any
 
@@ -49,10 +50,12 @@ def test_scheduled_workflow_fires_every_second_once(launch: Any, pg_url: str, sc
     ids = [r["workflow_uuid"] for r in rows]
     assert len(ids) == len(set(ids))
     seconds = sorted(dt.datetime.fromisoformat(i.split("-", 2)[2].split("every_second-", 1)[-1]) for i in ids)
-    gaps = {(b - a).total_seconds() for a, b in zip(seconds, seconds[1:], strict=False)}
+    gaps = {(b - a).total_seconds() for a, b in itertools.pairwise(seconds)}
     assert gaps == {1.0}, gaps  # every second, none twice, none skipped
     leaders = query(pg_url, schema, "SELECT executor_id FROM leader")
     assert len(leaders) == 1 and "/" in leaders[0]["executor_id"]
+    current = DBOS.current_leader()
+    assert current is not None and current["executor_id"] == leaders[0]["executor_id"]
 
 
 def test_delayed_workflow_starts_near_due_time(launch: Any, pg_url: str, schema: str) -> None:
