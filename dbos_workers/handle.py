@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from .db.listener import wake_key
 from .errors import (
     DBOSAwaitedWorkflowCancelledError,
     DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded,
@@ -40,7 +41,7 @@ def outcome_of(rt: Runtime, workflow_id: str, row: dict[str, Any]) -> tuple[bool
 
 def wait_outcome(rt: Runtime, workflow_id: str, timeout: float | None = None) -> Any:
     deadline = None if timeout is None else time.monotonic() + timeout
-    with rt.waiters.watch(f"c:{workflow_id}") as woken:
+    with rt.waiters.watch(wake_key("c:", workflow_id)) as woken:
         while True:
             row = rt.repo.one("workflow_get_outcome", workflow_id=workflow_id)
             if row is None:
@@ -59,8 +60,17 @@ def wait_outcome(rt: Runtime, workflow_id: str, timeout: float | None = None) ->
 
 @dataclass
 class WorkflowHandle(Generic[R]):
-    _rt: Runtime
+    _origin: Runtime
     workflow_id: str
+
+    @property
+    def _rt(self) -> Runtime:
+        """The runtime that made the handle, or this process's current one after a relaunch."""
+        if self._origin.closed:
+            from .runtime import process_runtime
+
+            return process_runtime() or self._origin
+        return self._origin
 
     def get_workflow_id(self) -> str:
         return self.workflow_id

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from .context import current_step, current_workflow
+from .db.listener import wake_key
 from .db.repository import MissingReferenceError, RollbackSignal, Tx
 from .errors import DBOSNonExistentWorkflowError, DBOSWorkersError, DBOSWorkflowCancelledError
 from .handle import BACKSTOP_SEC
@@ -69,7 +70,7 @@ def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
             raise RollbackSignal((True, None))  # recorded by an earlier try: keep that one
         return True, output
 
-    with rt.waiters.watch(f"m:{ctx.workflow_id}::{t}") as woken:
+    with rt.waiters.watch(wake_key("m:", f"{ctx.workflow_id}::{t}")) as woken:
         while True:
             timed_out = time.monotonic() >= deadline
             got, output = rt.repo.call(functools.partial(consume, timed_out=timed_out),
@@ -108,7 +109,7 @@ def set_event(rt: Runtime, key: str, value: Any) -> None:
 def get_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: float) -> Any:
     def wait(_: Any, __: int) -> Any:
         deadline = time.monotonic() + timeout_seconds
-        with rt.waiters.watch(f"e:{workflow_id}::{key}") as woken:
+        with rt.waiters.watch(wake_key("e:", f"{workflow_id}::{key}")) as woken:
             while True:
                 row = rt.repo.one("event_get", workflow_id=workflow_id, key=key)
                 if row is not None:

@@ -15,7 +15,7 @@ import structlog
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
 from .context import WorkflowContext
-from .db.listener import Listener, Waiters
+from .db.listener import Listener, Waiters, wake_key
 from .db.repository import Repository
 from .notifier import QueueWakeCoalescer
 from .registry import Registry
@@ -51,12 +51,15 @@ class Runtime:
         self.coalescer = QueueWakeCoalescer(self._send_queue_wake)
         self.log = log.bind(executor_id=self.executor_id, pid=self.pid, role=self.role)
         self.draining = threading.Event()
+        self.closed = False
         self.waiters.on_completion(self._stop_if_active)
 
-    def _stop_if_active(self, workflow_id: str) -> None:
+    def _stop_if_active(self, key: str) -> None:
         """A `c:` for a workflow still running here: it was cancelled (or finished elsewhere)."""
         with self.active_lock:
-            ctx = self.active.get(workflow_id)
+            ctx = self.active.get(key)
+            if ctx is None and key.startswith("#"):
+                ctx = next((c for w, c in self.active.items() if wake_key("", w) == key), None)
         if ctx is not None:
             ctx.cancelled.set()
 
@@ -88,6 +91,7 @@ class Runtime:
                       now_ms=self.clock.now_ms(), retry=False)
 
     def stop(self, wait_threads: bool = False) -> None:
+        self.closed = True
         self.coalescer.close()
         self.pool.shutdown(wait=wait_threads, cancel_futures=True)
         self.listener.stop()

@@ -10,6 +10,7 @@ reconnect every waiter and queue callback is woken to catch up on what was misse
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +22,14 @@ from .queries import load_queries
 from .repository import Backoff, compose, connect_direct, mask_url
 
 log = structlog.get_logger("dbos_workers.listener")
+
+
+def wake_key(prefix: str, key: str) -> str:
+    """The payload for a key; long keys are hashed (NOTIFY payloads are capped at 8000 bytes).
+    Mirrors the SQL function wake_key() of migration 0003."""
+    if len(key.encode()) <= 1000:
+        return prefix + key
+    return prefix + "#" + hashlib.md5(key.encode()).hexdigest()
 
 
 class Waiters:

@@ -20,7 +20,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from ..errors import DatabaseUnavailableError, DBOSWorkersError
+from ..errors import DatabaseUnavailableError, DBOSNotLaunchedError, DBOSWorkersError
 from .queries import load_queries
 
 Row = dict[str, Any]
@@ -167,6 +167,9 @@ class Repository:
         while True:
             try:
                 return self._attempt(fn, transaction)
+            except psycopg_pool.PoolClosed:
+                raise DBOSNotLaunchedError("DBOS was destroyed: this handle's connection pool is "
+                                           "closed; launch DBOS again and retrieve the workflow") from None
             except _RETRYABLE as exc:
                 if not retry or not backoff.wait():
                     raise translate(exc) from None

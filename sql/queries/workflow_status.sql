@@ -52,7 +52,7 @@ WITH done AS (
     WHERE workflow_uuid = %(workflow_id)s AND owner_token = %(owner_token)s AND status = 'PENDING'
     RETURNING workflow_uuid
 )
-SELECT pg_notify(%(channel)s, 'c:' || workflow_uuid) FROM done;
+SELECT pg_notify(%(channel)s, wake_key('c:', workflow_uuid)) FROM done;
 
 -- name: workflow_claim_batch
 -- Claim up to n runnable rows of unlimited queues, oldest first within priority.
@@ -145,7 +145,7 @@ WITH dead AS (
     WHERE workflow_uuid = %(workflow_id)s AND owner_token = %(owner_token)s AND status = 'PENDING'
     RETURNING workflow_uuid
 )
-SELECT pg_notify(%(channel)s, 'c:' || workflow_uuid) FROM dead;
+SELECT pg_notify(%(channel)s, wake_key('c:', workflow_uuid)) FROM dead;
 
 -- name: workflow_cancel
 WITH cancelled AS (
@@ -155,7 +155,7 @@ WITH cancelled AS (
     WHERE workflow_uuid = %(workflow_id)s AND status NOT IN ('SUCCESS', 'ERROR', 'CANCELLED')
     RETURNING workflow_uuid
 )
-SELECT pg_notify(%(channel)s, 'c:' || workflow_uuid) FROM cancelled;
+SELECT pg_notify(%(channel)s, wake_key('c:', workflow_uuid)) FROM cancelled;
 
 -- name: workflow_resume
 WITH resumed AS (
@@ -182,7 +182,7 @@ WITH expired AS (
         ORDER BY workflow_deadline_epoch_ms LIMIT %(n)s FOR UPDATE SKIP LOCKED)
     RETURNING workflow_uuid
 )
-SELECT pg_notify(%(channel)s, 'c:' || workflow_uuid), workflow_uuid FROM expired;
+SELECT pg_notify(%(channel)s, wake_key('c:', workflow_uuid)), workflow_uuid FROM expired;
 
 -- name: workflow_list
 SELECT workflow_uuid, status, name, class_name, config_name, inputs, output, error,
