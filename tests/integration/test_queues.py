@@ -88,7 +88,7 @@ def test_unknown_workflow_name_on_queue_is_recorded_error(launch: Any, pg_url: s
           "created_at, updated_at) SELECT 'stranger', 'ENQUEUED', 'no.such.workflow', inputs, queue_name, "
           "created_at, updated_at FROM workflow_status WHERE workflow_uuid = %s", handle.workflow_id)
     query(pg_url, schema, "SELECT pg_notify(%s, 'q:mixed')", f"dbos_workers_{schema}")
-    with pytest.raises(DBOSWorkflowFunctionNotFoundError, match="no.such.workflow"):
+    with pytest.raises(DBOSWorkflowFunctionNotFoundError, match=r"no\.such\.workflow"):
         DBOS.retrieve_workflow("stranger").get_result(timeout=10)
     assert q.enqueue(known).get_result(timeout=10) == 1  # the pool keeps working
 
