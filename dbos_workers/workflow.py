@@ -182,7 +182,9 @@ def invoke(rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[
 
 def resume_context(rt: Runtime, row: Row, token: str) -> WorkflowContext:
     """Context for a claimed or recovered row, with its recorded operations for replay."""
-    recorded = {r["function_id"]: r for r in rt.repo.all("step_list", workflow_id=row["workflow_uuid"])}
+    recorded: dict[int, Row] = {}
+    if row.get("has_steps", True):  # the claim tells whether anything was recorded
+        recorded = {r["function_id"]: r for r in rt.repo.all("step_list", workflow_id=row["workflow_uuid"])}
     return WorkflowContext(workflow_id=row["workflow_uuid"], owner_token=token, name=row["name"],
                            recorded=recorded, deadline_ms=row.get("workflow_deadline_epoch_ms"),
                            queue_name=row.get("queue_name"))

@@ -72,7 +72,8 @@ FROM (
 ) picked
 WHERE ws.workflow_uuid = picked.workflow_uuid
 RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.inputs, ws.queue_name,
-          ws.recovery_attempts, ws.max_recovery_attempts, ws.workflow_deadline_epoch_ms;
+          ws.recovery_attempts, ws.max_recovery_attempts, ws.workflow_deadline_epoch_ms,
+          EXISTS (SELECT 1 FROM operation_outputs oo WHERE oo.workflow_uuid = ws.workflow_uuid) AS has_steps;
 
 -- name: workflow_claim_limited
 -- Claim from one queue with a global concurrency and/or rate limit. Run inside a transaction
@@ -99,7 +100,8 @@ FROM (
 ) picked
 WHERE ws.workflow_uuid = picked.workflow_uuid
 RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.inputs, ws.queue_name,
-          ws.recovery_attempts, ws.max_recovery_attempts, ws.workflow_deadline_epoch_ms;
+          ws.recovery_attempts, ws.max_recovery_attempts, ws.workflow_deadline_epoch_ms,
+          EXISTS (SELECT 1 FROM operation_outputs oo WHERE oo.workflow_uuid = ws.workflow_uuid) AS has_steps;
 
 -- name: queue_claim_lock
 SELECT pg_advisory_xact_lock(%(key)s);
@@ -113,7 +115,7 @@ SET owner_token = %(owner_token)s, owner_instance = %(owner_instance)s,
 WHERE workflow_uuid = %(workflow_id)s AND status = 'PENDING'
   AND owner_token IS NOT DISTINCT FROM %(previous_token)s
 RETURNING workflow_uuid, name, class_name, config_name, inputs, queue_name,
-          recovery_attempts, max_recovery_attempts, workflow_deadline_epoch_ms;
+          recovery_attempts, max_recovery_attempts, workflow_deadline_epoch_ms, TRUE AS has_steps;
 
 -- name: workflow_pending_of_executor
 -- PENDING rows held by an executor id, with the instance that holds each.
