@@ -278,7 +278,8 @@ def test_crash_loop_backs_off_exponentially(
         assert delay <= gap < delay + 0.5, gaps
     assert sup.events.ready(slot=1, gen=1) is None
     assert sup.handle.is_alive()
-    out = capfd.readouterr().out
+    captured = capfd.readouterr()
+    out = captured.out + captured.err  # stdout by default; stderr once the library configured logging
     assert "worker_crashed" in out and "RuntimeError: boom" in out
 
 
