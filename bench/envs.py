@@ -1,0 +1,58 @@
+"""One virtualenv per system under bench/.venvs/<system> (gitignored), made with `python -m venv`
+and filled with pip from PyPI, so every system runs with its own, current dependencies."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+VENVS = BENCH / ".venvs"
+
+# What each system's venv installs. psycopg is also what the shared harness monitors with.
+REQUIREMENTS: dict[str, list[str]] = {
+    "dbos-workers": ["-e", str(REPO)],
+    "dbos": ["dbos"],
+    "procrastinate": ["procrastinate"],
+    "pgqueuer": ["pgqueuer[asyncpg]", "psycopg[binary]"],
+}
+DISTRIBUTION = {"dbos-workers": "dbos-workers", "dbos": "dbos", "procrastinate": "procrastinate",
+                "pgqueuer": "pgqueuer"}
+SYSTEMS = tuple(REQUIREMENTS)
+
+
+def _python(venv: Path) -> Path:
+    return venv / "bin" / "python"
+
+
+def ensure(system: str, *, upgrade: bool = False, log=print) -> Path:
+    """The python of the system's venv, creating and installing it when missing."""
+    venv = VENVS / system
+    marker = venv / ".bench-installed"
+    wanted = json.dumps(REQUIREMENTS[system])
+    if marker.is_file() and marker.read_text() == wanted and not upgrade:
+        return _python(venv)
+    log(f"[setup] creating {venv.relative_to(REPO)} and installing {' '.join(REQUIREMENTS[system])}")
+    if not _python(venv).exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    cmd = [str(_python(venv)), "-m", "pip", "install", "-q", *(["-U"] if upgrade else []),
+           *REQUIREMENTS[system]]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    marker.write_text(wanted)
+    return _python(venv)
+
+
+def version(python: Path | str, system: str) -> str:
+    code = f"import importlib.metadata as m; print(m.version({DISTRIBUTION[system]!r}))"
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+    return out.stdout.strip() or "?"
+
+
+def interpreter(system: str, *, inplace: bool, upgrade: bool, log=print) -> Path | str:
+    """--inplace runs dbos-workers with the current interpreter (cwd = the repo)."""
+    if inplace and system == "dbos-workers":
+        return sys.executable
+    return ensure(system, upgrade=upgrade, log=log)

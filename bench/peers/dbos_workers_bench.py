@@ -1,0 +1,117 @@
+"""dbos-workers under the shared harness. Workflows and the queue are declared at module level,
+before DBOS.launch(): the library forks its worker pool at launch, and the forked workers
+inherit the registry and the shared timestamp arrays.
+
+Settings: worker_processes = --procs, worker_threads = --threads (default 16, the library's
+default), library defaults otherwise (claim batch = free threads, NOTIFY wake-ups with 10 ms
+coalescing, 1 s polling backstop, pickle serializer).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+from dbos_workers import DBOS, Queue  # noqa: E402
+
+queue = Queue("bench")
+
+
+@DBOS.step()
+def noop_step(i: int) -> int:
+    return i
+
+
+@DBOS.step()
+def cpu_step(iters: int) -> int:
+    return harness.burn(iters)
+
+
+@DBOS.workflow()
+def wf0(i: int) -> int:
+    harness.mark_start(i)
+    harness.mark_end(i)
+    return i
+
+
+@DBOS.workflow()
+def wf1(i: int) -> int:
+    harness.mark_start(i)
+    noop_step(i)
+    harness.mark_end(i)
+    return i
+
+
+@DBOS.workflow()
+def wf3(i: int) -> int:
+    harness.mark_start(i)
+    noop_step(i)
+    noop_step(i)
+    noop_step(i)
+    harness.mark_end(i)
+    return i
+
+
+@DBOS.workflow()
+def wfcpu(i: int, iters: int) -> int:
+    harness.mark_start(i)
+    cpu_step(iters)
+    harness.mark_end(i)
+    return i
+
+
+WORKFLOWS = {"0": wf0, "1": wf1, "3": wf3}
+
+
+class DbosWorkers(harness.Adapter):
+    name = "dbos-workers"
+    remaining_sql = ("SELECT count(*) FROM dbos_workers.workflow_status "
+                     "WHERE queue_name = 'bench' AND status IN ('ENQUEUED', 'PENDING')")
+
+    def __init__(self, url: str, args: Any) -> None:
+        super().__init__(url, args)
+        self.settings = {"worker_threads": args.threads, "claim": "batch of free threads",
+                         "wake": "LISTEN/NOTIFY + 1 s poll"}
+
+    def _launch(self, procs: int) -> None:
+        DBOS(config={"name": "bench", "system_database_url": self.url, "worker_processes": procs,
+                     "worker_threads": self.args.threads, "log_level": "WARNING",
+                     "executor_id": f"bench-{os.getpid()}"})
+        DBOS.launch()
+
+    def reset(self) -> None:
+        DBOS(config={"name": "bench", "system_database_url": self.url, "worker_processes": 0,
+                     "log_level": "WARNING"})
+        DBOS.reset_system_database()
+        DBOS.destroy()
+
+    def open_producer(self) -> None:
+        self._launch(0)
+
+    def close_producer(self) -> None:
+        DBOS.destroy(workflow_completion_timeout_sec=5)
+
+    def enqueue(self, kind: str, i: int) -> Any:
+        if kind == "cpu":
+            return queue.enqueue(wfcpu, i, self.args.cpu_iters)
+        return queue.enqueue(WORKFLOWS[kind], i)
+
+    def wait_result(self, handle: Any, timeout: float) -> None:
+        handle.get_result(timeout=timeout)
+
+    def start_workers(self, procs: int) -> None:
+        # Latency/steady keep the producer's app process: relaunch it with a worker pool.
+        if DBOS._instance is not None:
+            DBOS.destroy(workflow_completion_timeout_sec=5)
+        self._launch(procs)
+
+    def stop_workers(self) -> None:
+        DBOS.destroy(workflow_completion_timeout_sec=5)
+
+
+if __name__ == "__main__":
+    harness.main(DbosWorkers)

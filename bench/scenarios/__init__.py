@@ -1,0 +1,13 @@
+"""Driver-side scenarios: each plans peer runs, collects their JSON and derives the figures.
+
+Order matters: pg-limit and burn-down come first because later scenarios use their numbers
+(steady state paces at fractions of the burn-down rate; every rate is also given as a fraction
+of the pgbench commit rate)."""
+
+from . import burndown, latency, pglimit, scaling, steady
+
+ORDER = ("pglimit", "burndown", "latency", "steady", "scaling")
+MODULES = {"pglimit": pglimit, "burndown": burndown, "latency": latency, "steady": steady,
+           "scaling": scaling}
+ALIASES = {"pg-limit": "pglimit", "burn-down": "burndown", "idle-latency": "latency",
+           "steady-state": "steady"}
