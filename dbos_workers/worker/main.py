@@ -1,8 +1,11 @@
 """A worker process: after fork it builds its own pool and LISTEN connection, recovers its
 slot's dead PENDING work, then claims and runs queued workflows until told to drain.
 
-Drain (SIGTERM): stop claiming at once, let in-flight workflows finish for up to the drain
-timeout, then hand what still runs back to its queue (no attempt burned) and exit 0.
+Drain (SIGTERM/SIGINT): stop claiming at once, let in-flight workflows finish for up to the
+drain timeout, then hand what still runs back to its queue (no attempt burned) and exit 0.
+Only SIGQUIT (the supervisor's hard stop) cuts the wait short: a repeated SIGTERM is the same
+drain, because a process-group signal (systemd, Ctrl-C) reaches the worker directly and again
+as the supervisor's forward.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ class Worker:
         set_process_runtime(self.rt)
 
     def _signal(self, signum: int, _: Any) -> None:
-        if signum == signal.SIGQUIT or self.drain.is_set():
+        if signum == signal.SIGQUIT:
             self.hard_stop.set()
         self.drain.set()
         self.claimer.wake.set()
