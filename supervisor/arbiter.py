@@ -1,10 +1,13 @@
 """The supervisor loop (gunicorn's arbiter, without class-level state or tmp-file heartbeats).
 
 State machine: ``RUNNING`` (respawn, kill stale workers, scale, rolling restart) moves to
-``DRAINING`` on SIGTERM/SIGINT, on the app process's death or on a worker's boot failure
-(SIGTERM to every worker, SIGKILL after drain timeout + grace), and to ``STOPPING`` on SIGQUIT
-or a second SIGTERM/SIGINT (SIGQUIT to every worker, SIGKILL after 2 s). The supervisor exits
-once no worker is left. Signal handlers only queue; ``_dispatch`` maps each signal to a method.
+``DRAINING`` on SIGTERM/SIGINT, on the app's drain request (SIGUSR1), on the app process's death
+or on a worker's boot failure (SIGTERM to every worker, SIGKILL after drain timeout + grace), and
+to ``STOPPING`` on SIGQUIT or a second SIGTERM/SIGINT (SIGQUIT to every worker, SIGKILL after
+2 s). The app's drain request never escalates, and within one batch of queued signals it is
+dispatched last, so a process-group SIGTERM plus the app's forward of it is one drain. The
+supervisor exits once no worker is left. Signal handlers only queue; ``_dispatch`` maps each
+signal to a method.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from .constants import MANAGED_SIGNALS, MAX_SLOTS, WORKER_BOOT_ERROR
+from .constants import DRAIN_REQUEST, MANAGED_SIGNALS, MAX_SLOTS, WORKER_BOOT_ERROR
 from .heartbeat import SharedState
 from .processes import new_process
 from .reload import RollingRestart
@@ -78,6 +81,7 @@ class Arbiter:
         self.signals = SignalQueue()
         self.log = logger.bind(supervisor_pid=self.pid, name=config.name)
         self._dispatch: dict[signal.Signals, Callable[[signal.Signals], None]] = {
+            DRAIN_REQUEST: self._on_drain_request,
             signal.SIGTERM: self._on_drain_signal,
             signal.SIGINT: self._on_drain_signal,
             signal.SIGQUIT: self._on_quit,
@@ -105,7 +109,9 @@ class Arbiter:
     def _tick(self) -> bool:
         """One loop iteration; True when the supervisor should exit."""
         self.signals.wait(self._wait_timeout())
-        for sig in self.signals.pop_all():
+        # Stable sort: the app's drain request after any SIGTERM/SIGINT of the same batch (the
+        # kernel delivers pending signals lowest number first, SIGUSR1 before SIGTERM).
+        for sig in sorted(self.signals.pop_all(), key=lambda queued: queued == DRAIN_REQUEST):
             self._dispatch[sig](sig)
         self._check_parent()
         self._reap()
@@ -269,6 +275,15 @@ class Arbiter:
             self._begin_drain(self.shared.get_drain_timeout(), reason=sig.name)
         elif self.mode is Mode.DRAINING:
             self._begin_hard_stop(reason=f"second {sig.name}")
+
+    def _on_drain_request(self, _sig: signal.Signals) -> None:
+        """The app's drain (``SupervisorHandle.drain``): idempotent, never a hard stop."""
+        timeout = self.shared.get_drain_timeout()
+        if self.mode is Mode.RUNNING:
+            self._begin_drain(timeout, reason="drain_requested")
+        elif self.mode is Mode.DRAINING:
+            later = time.monotonic() + timeout + self.config.drain_grace_sec
+            self.deadline = max(self.deadline, later)
 
     def _on_quit(self, sig: signal.Signals) -> None:
         if self.mode is not Mode.STOPPING:

@@ -9,7 +9,7 @@ import sys
 from typing import NoReturn
 
 from .arbiter import Arbiter, SupervisorConfig
-from .constants import MAX_SLOTS
+from .constants import DRAIN_REQUEST, MAX_SLOTS
 from .heartbeat import SharedState
 from .processes import ProcessLike, allow_children, fork_context, new_process
 from .worker import WorkerMain
@@ -24,12 +24,14 @@ class SupervisorHandle:
         self.pid: int = process.pid or 0
 
     def drain(self, timeout_sec: float) -> None:
-        """Graceful stop: store ``timeout_sec`` for the workers, then SIGTERM the supervisor.
+        """Graceful stop: store ``timeout_sec`` for the workers, then ask the supervisor to drain.
 
         Workers get SIGTERM and ``timeout_sec`` + ``drain_grace_sec`` to exit before SIGKILL.
+        The request is ``DRAIN_REQUEST`` (SIGUSR1), not SIGTERM: if a process-group SIGTERM
+        already reached the supervisor, this is the same drain, not a second SIGTERM.
         """
         self._shared.set_drain_timeout(timeout_sec)
-        self._send(signal.SIGTERM)
+        self._send(DRAIN_REQUEST)
 
     def stop(self) -> None:
         """Hard stop: SIGQUIT the supervisor (workers get SIGQUIT, SIGKILL after 2 s)."""
@@ -69,6 +71,7 @@ def spawn_supervisor(
     workers: int,
     heartbeat_timeout_sec: float = 30.0,
     drain_grace_sec: float = 10.0,
+    drain_timeout_sec: float = 0.0,
     name: str = "dbos-workers",
 ) -> SupervisorHandle:
     """Fork the supervisor process and return a handle to it in the caller.
@@ -78,6 +81,8 @@ def spawn_supervisor(
     ``worker_main(ctx)`` and exits with its return code. The supervisor is a daemonic
     ``multiprocess`` child, so if the caller exits without draining it, ``multiprocess``'s exit
     hook sends it SIGTERM (a drain with the stored timeout) and waits for it.
+    ``drain_timeout_sec`` is the stored timeout until ``SupervisorHandle.drain`` sets another:
+    what a drain started by a signal to the supervisor itself (e.g. its process group) uses.
     """
     if not 0 <= workers <= MAX_SLOTS:
         raise ValueError(f"workers must be between 0 and {MAX_SLOTS}, got {workers}")
@@ -86,6 +91,7 @@ def spawn_supervisor(
     if drain_grace_sec < 0:
         raise ValueError("drain_grace_sec must not be negative")
     shared = SharedState.create(fork_context())
+    shared.set_drain_timeout(drain_timeout_sec)
     config = SupervisorConfig(
         workers=workers,
         heartbeat_timeout_sec=heartbeat_timeout_sec,
