@@ -44,6 +44,9 @@ def cmd_start(args: argparse.Namespace) -> int:
         raise SystemExit(f"dbos-workers: {args.app} did not create DBOS(config=...)")
     if args.workers is not None:
         object.__setattr__(instance.settings, "worker_processes", args.workers)
+    # A process-group SIGTERM (systemd, Ctrl-C) reaches the supervisor and workers directly:
+    # they must drain with --drain-timeout too, not the default of 0.
+    instance.lifecycle.drain_timeout_sec = args.drain_timeout
     stop = threading.Event()
     received: list[int] = []
 

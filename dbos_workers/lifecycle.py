@@ -36,6 +36,9 @@ class Lifecycle:
         self._supervisor: Any = None
         self._lock = threading.Lock()
         self.conninfo: str | None = None
+        self.drain_timeout_sec = 0.0
+        """Drain timeout of the worker pool when its supervisor is signalled directly (a
+        process-group SIGTERM from systemd or Ctrl-C) before destroy() names one."""
 
     def database_url(self) -> str:
         if self.conninfo is None:
@@ -87,6 +90,7 @@ class Lifecycle:
         main = functools.partial(run_worker, s, self.registry, url)
         return spawn_supervisor(main, workers=s.worker_processes,
                                 heartbeat_timeout_sec=s.heartbeat_timeout_sec,
+                                drain_timeout_sec=self.drain_timeout_sec,
                                 name=f"dbos-workers:{s.name}")
 
     def _register_queues(self, rt: Runtime) -> None:
