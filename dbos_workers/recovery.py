@@ -26,12 +26,22 @@ def _boot_time() -> float:
     return _BOOT_TIME
 
 
-def process_start_ms(pid: int) -> int | None:
-    """Epoch ms when pid started (Linux), None when unknown."""
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (state first), None when unknown."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        ticks = int(fields[19])
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def process_start_ms(pid: int) -> int | None:
+    """Epoch ms when pid started (Linux), None when unknown."""
+    fields = _proc_stat(pid)
+    try:
+        ticks = int(fields[19]) if fields else None
+        if ticks is None:
+            return None
         return int((_boot_time() + ticks / os.sysconf("SC_CLK_TCK")) * 1000)
     except (OSError, ValueError, IndexError, StopIteration):
         return None
@@ -44,6 +54,9 @@ def pid_alive(pid: int, registered_at_ms: int | None) -> bool:
         return False
     except PermissionError:
         return True
+    fields = _proc_stat(pid)
+    if fields and fields[0] in ("Z", "X"):
+        return False  # exited, not reaped (an orphan under an init that never reaps)
     started = process_start_ms(pid)
     if started is None or registered_at_ms is None:
         return True
