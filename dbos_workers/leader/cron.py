@@ -1,11 +1,13 @@
 """Scheduled workflows, fired by the leader only. Each tick is enqueued on the internal queue
 with the deterministic id `sched-{name}-{tick isoformat}` (insert-or-ignore), so a stale
 leader can never double-fire. Ticks missed during a failover are fired late, once (up to
-MAX_BACKLOG per schedule)."""
+MAX_BACKLOG per schedule). A leader whose lease lapsed (it was frozen, a follower may have
+fenced it) stops firing before the next tick."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import structlog
 from croniter import croniter
@@ -61,7 +63,8 @@ class Cron:
         """Leadership changed: re-read where each schedule stands."""
         self.last.clear()
 
-    def fire_due(self) -> int:
+    def fire_due(self, lease_valid: Callable[[], bool] = lambda: True) -> int:
+        """Fire every tick due since the last one fired; stop when the lease lapses."""
         fired = 0
         now = self.rt.clock.now_ms()
         for name, expr in self.rt.registry.schedules:
@@ -69,6 +72,9 @@ class Cron:
                 row = self.rt.repo.one("schedule_last_fired", name=name)
                 self.last[name] = (row or {}).get("last_fired_at") or now
             for tick in ticks_between(expr, self.last[name], now):
+                if not lease_valid():
+                    log.warning("schedule_lease_lapsed", schedule=name, tick=tick.isoformat())
+                    return fired
                 self._fire(name, tick, now)
                 fired += 1
                 self.last[name] = int(tick.timestamp() * 1000)

@@ -19,7 +19,7 @@ class LeaderService:
         self.maintenance = Maintenance(rt)
         probe = 0.25 if rt.registry.schedules else 1.0
         self.elector = Elector(rt, self._tick, probe_sec=probe)
-        self._was_leader = False
+        self._term = 0
 
     def start(self) -> None:
         self.cron.register()
@@ -29,11 +29,11 @@ class LeaderService:
         self.elector.stop()
 
     def _tick(self) -> None:
-        if not self._was_leader:
+        if self._term != self.elector.term:  # a new election won: re-read where schedules stand
             self.cron.reset()
-            self._was_leader = True
+            self._term = self.elector.term
         try:
             self.maintenance.tick()
-            self.cron.fire_due()
+            self.cron.fire_due(self.elector.lease_valid)
         except Exception as exc:
             log.warning("leader_tick_failed", error=str(exc)[:300])

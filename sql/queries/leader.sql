@@ -1,14 +1,53 @@
--- name: leader_try_lock
-SELECT pg_try_advisory_lock(%(key)s) AS acquired;
+-- name: leader_session_setup
+-- The elector's dedicated session works in the system schema.
+SET search_path TO {schema};
 
--- name: leader_record
-INSERT INTO leader (election_key, instance_id, executor_id, elected_at)
-VALUES (%(key)s, %(instance_id)s, %(executor_id)s, %(now_ms)s)
-ON CONFLICT (election_key) DO UPDATE SET instance_id = EXCLUDED.instance_id,
-    executor_id = EXCLUDED.executor_id, elected_at = EXCLUDED.elected_at;
+-- name: leader_try_lock
+-- Take the election lock (session advisory lock) and, when taken, record this session as the
+-- leader in the same statement: the row names the lock holder's backend from the first instant.
+WITH taken AS (SELECT pg_try_advisory_lock(%(key)s::bigint) AS acquired),
+recorded AS (
+    INSERT INTO leader (election_key, instance_id, executor_id, elected_at, renewed_at, backend_pid)
+    SELECT %(key)s::bigint, %(instance_id)s, %(executor_id)s, %(now_ms)s, %(now_ms)s, pg_backend_pid()
+    FROM taken WHERE taken.acquired
+    ON CONFLICT (election_key) DO UPDATE SET instance_id = EXCLUDED.instance_id,
+        executor_id = EXCLUDED.executor_id, elected_at = EXCLUDED.elected_at,
+        renewed_at = EXCLUDED.renewed_at, backend_pid = EXCLUDED.backend_pid
+    RETURNING election_key
+)
+SELECT acquired FROM taken;
+
+-- name: leader_renew
+-- The leader's lease renewal, from the session that holds the lock; no row = not the leader.
+UPDATE leader SET renewed_at = %(now_ms)s
+WHERE election_key = %(key)s::bigint AND instance_id = %(instance_id)s
+  AND backend_pid = pg_backend_pid()
+RETURNING renewed_at;
+
+-- name: leader_fence_stale
+-- A follower whose try-lock failed: if the recorded leader's lease lapsed, terminate the
+-- backend that holds the election lock, provided it is the session the leader row names (a
+-- frozen leader keeps its session and its lock). pg_locks shows a bigint advisory key as
+-- classid = high 32 bits, objid = low 32 bits, objsubid = 1; it is read only when the row is
+-- stale (the correlated subquery runs per stale row). pg_terminate_backend waits up to wait_ms
+-- for the backend to exit (Postgres 14+). No row: nothing to fence.
+WITH stale AS MATERIALIZED (
+    SELECT executor_id, instance_id, backend_pid, %(now_ms)s - renewed_at AS stale_ms,
+        (SELECT lk.pid FROM pg_locks AS lk
+         WHERE lk.pid = leader.backend_pid AND lk.locktype = 'advisory' AND lk.granted
+           AND lk.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND lk.classid = ((%(key)s::bigint >> 32) & 4294967295)::oid
+           AND lk.objid = (%(key)s::bigint & 4294967295)::oid AND lk.objsubid = 1
+         LIMIT 1) AS holder_pid
+    FROM leader
+    WHERE election_key = %(key)s::bigint AND renewed_at < %(now_ms)s - %(lease_ms)s
+)
+SELECT executor_id, instance_id, backend_pid, stale_ms,
+       pg_terminate_backend(holder_pid, %(wait_ms)s) AS terminated
+FROM stale WHERE holder_pid IS NOT NULL;
 
 -- name: leader_current
-SELECT instance_id, executor_id, elected_at FROM leader WHERE election_key = %(key)s;
+SELECT instance_id, executor_id, elected_at, renewed_at FROM leader WHERE election_key = %(key)s;
 
 -- name: maintenance_promote_delayed
 -- DELAYED workflows that are due become ENQUEUED (bounded batch); wakes their queues.
