@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -86,13 +88,24 @@ class Waiters:
             callback(None)
 
 
+def _shutdown_socket(conn: psycopg.Connection[dict[str, object]]) -> None:
+    """Unblock a read stuck on a stalled connection: shut the socket down under it."""
+    with contextlib.suppress(Exception):
+        sock = socket.socket(fileno=os.dup(conn.fileno()))
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        finally:
+            sock.close()
+    log.warning("listener_stalled")
+
+
 class Listener:
     """Background service: LISTEN on the channel, dispatch payloads, reconnect with backoff."""
 
     def __init__(self, conninfo: str, channel: str, waiters: Waiters,
-                 health_check_sec: float = 5.0) -> None:
+                 health_check_sec: float = 2.0, health_timeout_sec: float = 3.0) -> None:
         self.conninfo, self.channel, self.waiters = conninfo, channel, waiters
-        self.health_check_sec = health_check_sec
+        self.health_check_sec, self.health_timeout_sec = health_check_sec, health_timeout_sec
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -153,6 +166,16 @@ class Listener:
             for notify in conn.notifies(timeout=0.2):
                 self.waiters.dispatch(notify.payload)
             if time.monotonic() - last_check >= self.health_check_sec:
-                # A session health check, not just the socket.
-                conn.execute(self._queries["session_health_check"].encode())
+                self._health_check(conn)
                 last_check = time.monotonic()
+
+    def _health_check(self, conn: psycopg.Connection[dict[str, object]]) -> None:
+        """A round trip on the session, not just the socket: a stalled connection (server or
+        network frozen, socket still open) is cut after health_timeout_sec and reconnected."""
+        watchdog = threading.Timer(self.health_timeout_sec, _shutdown_socket, (conn,))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            conn.execute(self._queries["session_health_check"].encode())
+        finally:
+            watchdog.cancel()

@@ -171,11 +171,18 @@ class Repository:
                 raise DBOSNotLaunchedError("DBOS was destroyed: this handle's connection pool is "
                                            "closed; launch DBOS again and retrieve the workflow") from None
             except _RETRYABLE as exc:
+                self._discard_broken()
                 if not retry or not backoff.wait():
                     raise translate(exc) from None
                 log.warning("database_retry", error=mask_url(str(exc))[:200])
             except psycopg.Error as exc:
                 raise translate(exc) from None
+
+    def _discard_broken(self) -> None:
+        """After a connection error the other idle connections are likely dead too (server
+        restart, network cut): check them all now instead of failing on each in turn."""
+        with contextlib.suppress(Exception):
+            self._pool.check()
 
     def one(self, name: str, /, *, retry: bool = True, **params: Any) -> Row | None:
         return self.call(lambda tx: tx.one(name, **params), retry=retry)
