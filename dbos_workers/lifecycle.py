@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import importlib
 import threading
+import time
 import warnings
 from typing import Any
 
@@ -23,7 +24,7 @@ from .errors import DBOSNotLaunchedError, DBOSWorkersError
 from .logging import configure
 from .queue import internal_queue
 from .recovery import recover_own
-from .registry import Registry
+from .registry import INTERNAL_QUEUE, Registry
 from .runtime import Runtime, set_process_runtime
 
 log = structlog.get_logger("dbos_workers.lifecycle")
@@ -103,6 +104,9 @@ class Lifecycle:
                         polling_interval_sec=q.polling_interval_sec, now_ms=rt.clock.now_ms())
 
     def destroy(self, timeout_sec: float) -> None:
+        """Drain the worker pool and this process's own workflows for up to timeout_sec (one
+        deadline for both), hand back what still runs here, close the pools."""
+        deadline = time.monotonic() + max(0.0, float(timeout_sec))
         with self._lock:
             supervisor, self._supervisor = self._supervisor, None
             rt, self._rt = self._rt, None
@@ -114,11 +118,27 @@ class Lifecycle:
                 supervisor.stop()
                 supervisor.join(5.0)
         if rt is not None:
-            if timeout_sec > 0:
-                rt.wait_idle(float(timeout_sec))
+            rt.wait_idle(max(0.0, deadline - time.monotonic()))
             rt.draining.set()
+            self._hand_back(rt)
             rt.stop()
             rt.log.info("dbos_destroyed")
+
+    @staticmethod
+    def _hand_back(rt: Runtime) -> None:
+        """Workflows still running in this process go back to a queue (theirs, else the
+        internal one) without burning an attempt: a clean shutdown leaves nothing PENDING."""
+        with rt.active_lock:
+            left = list(rt.active)
+        if not left:
+            return
+        try:
+            rt.repo.all("workflow_requeue", workflow_ids=left, refund=1,
+                        default_queue=INTERNAL_QUEUE, now_ms=rt.clock.now_ms(),
+                        channel=rt.settings.channel)
+            rt.log.info("workflows_handed_back", workflows=len(left))
+        except DBOSWorkersError as exc:  # left PENDING: recovered as a stopped holder's work
+            rt.log.warning("workflows_hand_back_failed", workflows=len(left), error=str(exc)[:200])
 
     def reset_system_database(self) -> None:
         if self._rt is not None:
