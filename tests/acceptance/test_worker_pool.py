@@ -266,6 +266,48 @@ def test_destroy_timeout_hands_back_and_next_launch_finishes_once(
     assert rows == [{"status": "SUCCESS", "recovery_attempts": 1}] * 2
 
 
+def test_destroy_timeout_hands_back_the_app_process_own_workflows(
+        launch: Launch, tmp_path: Path, pg_url: str, schema: str) -> None:
+    """A workflow started in the app process (DBOS.start_workflow) is not left PENDING by
+    destroy(T) either: it goes back to a queue and the worker pool finishes it."""
+    log, release = tmp_path / "steps.jsonl", tmp_path / "release"
+
+    @DBOS.step()
+    def before() -> str:
+        sidelog.record(log, step="before")
+        return "before"
+
+    @DBOS.step()
+    def gate() -> str:
+        sidelog.record(log, step="gate")
+        sidelog.wait_for_file(release, timeout=60)
+        return "released"
+
+    @DBOS.workflow()
+    def inline_job() -> list[str]:
+        return [before(), gate()]
+
+    launch(worker_processes=0)
+    workflow_id = DBOS.start_workflow(inline_job).workflow_id
+    wait_until(lambda: sidelog.read(log, step="gate"), 10)
+    began = time.monotonic()
+    DBOS.destroy(workflow_completion_timeout_sec=1)
+    elapsed = time.monotonic() - began
+    print(f"\ndestroy(1) with an app-process workflow in flight: {elapsed:.2f}s")
+    assert 1.0 <= elapsed < 3.5
+    row = query(pg_url, schema, "SELECT status, recovery_attempts, owner_token, queue_name "
+                "FROM workflow_status WHERE workflow_uuid = %s", workflow_id)[0]
+    assert row["status"] == "ENQUEUED" and row["recovery_attempts"] == 0 and row["owner_token"] is None
+    assert row["queue_name"]  # the internal queue
+
+    launch(worker_processes=1)
+    wait_until(lambda: len(sidelog.read(log, step="gate")) == 2, 10)
+    release.touch()
+    assert DBOS.retrieve_workflow(workflow_id).get_result(timeout=20) == ["before", "released"]
+    assert [r["pid"] for r in sidelog.read(log, step="before")] == [os.getpid()]
+    assert sidelog.read(log, step="gate")[1]["pid"] in supervisor().worker_pids()
+
+
 def test_queue_concurrency_limits_hold_across_workers(launch: Launch, tmp_path: Path) -> None:
     log = tmp_path / "runs.jsonl"
     limited = Queue("acc_limited", concurrency=2)
