@@ -1,5 +1,9 @@
 """`dbos-workers start` as a real service: readiness, work from another process, SIGTERM
-drain with exit 0 and no child left; and the Procfile's worker command as written."""
+drain with exit 0 and no child left (also when the whole process group gets the SIGTERM);
+the Procfile's worker command as written; the console script when installed.
+
+The services run as `python -m dbos_workers.cli` unless the `dbos-workers` console script is
+installed next to this interpreter (then that script)."""
 
 from __future__ import annotations
 
