@@ -7,8 +7,10 @@ then open this process's pool and listener and recover its own dead PENDING work
 
 from __future__ import annotations
 
+import atexit
 import functools
 import importlib
+import os
 import threading
 import time
 import warnings
@@ -78,6 +80,10 @@ class Lifecycle:
             self._rt = rt
             set_process_runtime(rt)
             recovered = recover_own(rt, s.executor_id)
+            # Registered after the embedded Postgres's own exit hook, so it runs first: the
+            # pool drains and the pools close before the server stops (and before
+            # multiprocess's hook, which would only SIGTERM the supervisor).
+            atexit.register(self._at_exit)
             rt.log.info("dbos_launched", database=mask_url(url), schema=s.schema,
                         workers=s.worker_processes, recovered=len(recovered))
 
@@ -103,9 +109,17 @@ class Lifecycle:
                         priority_enabled=q.priority_enabled,
                         polling_interval_sec=q.polling_interval_sec, now_ms=rt.clock.now_ms())
 
+    def _at_exit(self) -> None:
+        """The interpreter exits without DBOS.destroy(): stop cleanly (timeout 0). Not in a
+        forked child that exits normally: the pools and the supervisor are the parent's."""
+        rt = self._rt
+        if rt is not None and rt.pid == os.getpid():
+            self.destroy(0.0)
+
     def destroy(self, timeout_sec: float) -> None:
         """Drain the worker pool and this process's own workflows for up to timeout_sec (one
         deadline for both), hand back what still runs here, close the pools."""
+        atexit.unregister(self._at_exit)
         deadline = time.monotonic() + max(0.0, float(timeout_sec))
         with self._lock:
             supervisor, self._supervisor = self._supervisor, None
