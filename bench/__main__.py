@@ -94,13 +94,18 @@ def main(argv: list[str] | None = None) -> int:
             "command": "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv),
             "n": a.n, "procs": a.procs, "threads": a.threads, "cpu_iters": a.cpu_iters,
             "versions": versions, "databases": {s: DATABASES[s] for s in a.systems},
-            "postgres": pg.server_facts(a.url), "python": sys.version.split()[0]}
+            "postgres": pg.server_facts(a.url), "python": sys.version.split()[0],
+            "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
+    if meta["loadavg_start"][0] > 0.5 * (os.cpu_count() or 1):
+        log(f"[warning] load average {meta['loadavg_start'][0]} before the run: other work shares "
+            "the cores and the numbers will be noisy")
     started = time.time()
     for name in ORDER:
         if name in a.scenarios:
             log(f"[{name}]")
             ctx.results[name] = MODULES[name].run(ctx)
     meta["elapsed_s"] = round(time.time() - started, 1)
+    meta["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     out = a.out or RESULTS / f"{stamp}.json"
     report.write_json(out, meta, ctx.results)
     print(report.table(ctx.results, meta, a.systems))

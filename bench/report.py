@@ -111,7 +111,8 @@ def table(results: dict[str, Any], meta: dict[str, Any], systems: list[str]) -> 
 def _header(meta: dict[str, Any], pgl: dict[str, Any]) -> str:
     pgf = meta.get("postgres", {})
     text = (f"{meta['date']}  host: {meta['cores']} cores  Postgres {pgf.get('server_version', '?')} "
-            f"(fsync={pgf.get('fsync', '?')}, synchronous_commit={pgf.get('synchronous_commit', '?')})\n"
+            f"(fsync={pgf.get('fsync', '?')}, synchronous_commit={pgf.get('synchronous_commit', '?')})  "
+            f"load avg before/after: {meta.get('loadavg_start', ['?'])[0]}/{meta.get('loadavg_end', ['?'])[0]}\n"
             f"N={meta['n']} per burn-down, {meta['procs']} worker processes x {meta['threads']} "
             f"(per system: see JSON settings); command: {meta['command']}")
     if pgl.get("tps"):

@@ -22,8 +22,8 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import harness  # noqa: E402
-from dbos import DBOS  # noqa: E402
+import harness
+from dbos import DBOS
 
 APP_VERSION = "bench-1"  # the same on producer and consumers, so consumers dequeue its rows
 

@@ -15,8 +15,9 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import harness  # noqa: E402
-from dbos_workers import DBOS, Queue  # noqa: E402
+import harness
+
+from dbos_workers import DBOS, Queue
 
 queue = Queue("bench")
 

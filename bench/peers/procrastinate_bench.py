@@ -19,8 +19,8 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import harness  # noqa: E402
-import procrastinate  # noqa: E402
+import harness
+import procrastinate
 
 URL = os.environ.setdefault("BENCH_URL", harness.url_from_argv())
 app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=URL))
