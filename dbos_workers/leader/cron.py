@@ -1,13 +1,18 @@
 """Scheduled workflows, fired by the leader only. Each tick is enqueued on the internal queue
 with the deterministic id `sched-{name}-{tick isoformat}` (insert-or-ignore), so a stale
-leader can never double-fire. Ticks missed during a failover are fired late, once (up to
-MAX_BACKLOG per schedule). A leader whose lease lapsed (it was frozen, a follower may have
-fenced it) stops firing before the next tick."""
+leader can never double-fire. Ticks missed during a failover (a window of max(10 s, 3 leases))
+are fired late, once; with automatic_backfill every tick missed since the last one fired is.
+A leader whose lease lapsed (it was frozen, a follower may have fenced it) stops firing before
+the next tick. Stored schedules (DBOS.create_schedule) are re-read every couple of seconds."""
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
 from croniter import croniter
@@ -20,6 +25,7 @@ from ..workflow import Placement, start
 
 log = structlog.get_logger("dbos_workers.cron")
 MAX_BACKLOG = 60
+BACKFILL_MAX = 10_000
 
 
 def parse_cron(expr: str) -> tuple[str, bool]:
@@ -35,56 +41,114 @@ def parse_cron(expr: str) -> tuple[str, bool]:
     return expr, seconds
 
 
-def ticks_between(expr: str, after_ms: int, until_ms: int) -> list[dt.datetime]:
+def parse_timezone(name: str | None) -> dt.tzinfo:
+    if name is None:
+        return dt.UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise DBOSConfigError(f"cron_timezone {name!r} is not a known IANA time zone (e.g. 'Europe/Paris')") from None
+
+
+def ticks_between(expr: str, after_ms: int, until_ms: int, tz: str | None = None,
+                  limit: int = MAX_BACKLOG) -> list[dt.datetime]:
+    """Ticks in (after, until], in the schedule's zone; at most the latest `limit`."""
     _, seconds = parse_cron(expr)
-    start_at = dt.datetime.fromtimestamp(after_ms / 1000, tz=dt.UTC)
+    start_at = dt.datetime.fromtimestamp(after_ms / 1000, tz=parse_timezone(tz))
     it = croniter(expr, start_at, second_at_beginning=seconds)
+    # A job at fixed hours runs once when the clock falls back (the repeated wall-clock time
+    # is skipped), as cron does; wildcard-hour jobs follow real time.
+    fixed_hours = "*" not in expr.split()[2 if seconds else 1]
+    previous_wall = start_at.replace(tzinfo=None)
     out: list[dt.datetime] = []
     while True:
         tick: dt.datetime = it.get_next(dt.datetime)
         if tick.timestamp() * 1000 > until_ms:
-            return out[-MAX_BACKLOG:]
+            return out[-limit:]
+        wall = tick.replace(tzinfo=None)
+        if fixed_hours and wall <= previous_wall:
+            continue
+        previous_wall = wall
         out.append(tick)
-        if len(out) > 10 * MAX_BACKLOG:
-            out = out[-MAX_BACKLOG:]
+        if len(out) > 10 * limit:
+            out = out[-limit:]
+
+
+@dataclass(frozen=True)
+class ScheduleDef:
+    name: str
+    workflow_name: str
+    expr: str
+    kind: str
+    context: str | None
+    backfill: bool
+    tz: str | None
+    queue_name: str | None
+    last_fired_at: int | None
+    created_at: int | None
+
+    @classmethod
+    def from_row(cls, r: dict[str, Any]) -> ScheduleDef:
+        return cls(r["schedule_name"], r["workflow_name"], r["schedule"], r["kind"], r["context"],
+                   r["automatic_backfill"], r["cron_timezone"], r["queue_name"],
+                   r["last_fired_at"], r["created_at"])
 
 
 class Cron:
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
+    def __init__(self, rt: Runtime, reload_sec: float = 2.0) -> None:
+        self.rt, self.reload_sec = rt, reload_sec
         self.last: dict[str, int] = {}
+        self._defs: list[ScheduleDef] = []
+        self._loaded_at = -1e9
+        self.failover_window_ms = int(max(10.0, 3 * rt.settings.executor_lease_sec) * 1000)
 
     def register(self) -> None:
         for workflow_name, expr in self.rt.registry.schedules:
             self.rt.repo.run("schedule_register", name=workflow_name, workflow_name=workflow_name,
-                             schedule=expr)
+                             schedule=expr, now_ms=self.rt.clock.now_ms())
 
     def reset(self) -> None:
         """Leadership changed: re-read where each schedule stands."""
         self.last.clear()
+        self._loaded_at = -1e9
+
+    def definitions(self) -> list[ScheduleDef]:
+        if time.monotonic() - self._loaded_at >= self.reload_sec:
+            rows = self.rt.repo.all("schedule_list", status="ACTIVE", workflow_name=None, prefix=None)
+            self._defs = [ScheduleDef.from_row(r) for r in rows]
+            self._loaded_at = time.monotonic()
+        return self._defs
+
+    def _start_from(self, d: ScheduleDef, now: int) -> int:
+        last = max(self.last.get(d.name, 0), d.last_fired_at or 0) or d.created_at or now
+        if not d.backfill:  # only a failover's worth of missed ticks fire late
+            last = max(last, now - self.failover_window_ms)
+        return last
 
     def fire_due(self, lease_valid: Callable[[], bool] = lambda: True) -> int:
         """Fire every tick due since the last one fired; stop when the lease lapses."""
         fired = 0
         now = self.rt.clock.now_ms()
-        for name, expr in self.rt.registry.schedules:
-            if name not in self.last:
-                row = self.rt.repo.one("schedule_last_fired", name=name)
-                self.last[name] = (row or {}).get("last_fired_at") or now
-            for tick in ticks_between(expr, self.last[name], now):
+        for d in self.definitions():
+            if d.workflow_name not in self.rt.registry.workflows:
+                continue  # a schedule of a workflow this pool does not run
+            limit = BACKFILL_MAX if d.backfill else MAX_BACKLOG
+            for tick in ticks_between(d.expr, self._start_from(d, now), now, d.tz, limit):
                 if not lease_valid():
-                    log.warning("schedule_lease_lapsed", schedule=name, tick=tick.isoformat())
+                    log.warning("schedule_lease_lapsed", schedule=d.name, tick=tick.isoformat())
                     return fired
-                self._fire(name, tick, now)
+                self._fire(d, tick, now)
                 fired += 1
-                self.last[name] = int(tick.timestamp() * 1000)
+                self.last[d.name] = int(tick.timestamp() * 1000)
         return fired
 
-    def _fire(self, name: str, tick: dt.datetime, now_ms: int) -> None:
-        info = self.rt.registry.workflow(name)
-        actual = dt.datetime.fromtimestamp(now_ms / 1000, tz=dt.UTC)
-        with SetWorkflowID(f"sched-{name}-{tick.isoformat()}"):
-            start(self.rt, info, (tick, actual), {}, Placement("queue", INTERNAL_QUEUE))
-        tick_ms = int(tick.timestamp() * 1000)
-        self.rt.repo.run("schedule_fired", name=name, tick_ms=tick_ms)
-        log.debug("schedule_fired", schedule=name, tick=tick.isoformat())
+    def _fire(self, d: ScheduleDef, tick: dt.datetime, now_ms: int) -> None:
+        info = self.rt.registry.workflow(d.workflow_name)
+        if d.kind == "decorator":
+            second: Any = dt.datetime.fromtimestamp(now_ms / 1000, tz=dt.UTC)
+        else:
+            second = None if d.context is None else self.rt.serializer.deserialize(d.context)
+        with SetWorkflowID(f"sched-{d.name}-{tick.isoformat()}"):
+            start(self.rt, info, (tick, second), {}, Placement("queue", d.queue_name or INTERNAL_QUEUE))
+        self.rt.repo.run("schedule_fired", name=d.name, tick_ms=int(tick.timestamp() * 1000))
+        log.debug("schedule_fired", schedule=d.name, tick=tick.isoformat())

@@ -72,16 +72,3 @@ WHERE ws.status = 'PENDING'
        OR ex.heartbeat_at < %(now_ms)s - %(lease_ms)s)
   AND ws.updated_at < %(now_ms)s - %(lease_ms)s
 LIMIT %(n)s;
-
--- name: schedule_register
-INSERT INTO workflow_schedules (schedule_name, workflow_name, schedule)
-VALUES (%(name)s, %(workflow_name)s, %(schedule)s)
-ON CONFLICT (schedule_name) DO UPDATE SET workflow_name = EXCLUDED.workflow_name,
-    schedule = EXCLUDED.schedule;
-
--- name: schedule_last_fired
-SELECT last_fired_at FROM workflow_schedules WHERE schedule_name = %(name)s;
-
--- name: schedule_fired
-UPDATE workflow_schedules SET last_fired_at = GREATEST(COALESCE(last_fired_at, 0), %(tick_ms)s)
-WHERE schedule_name = %(name)s;

@@ -112,3 +112,62 @@ def test_dead_holder_work_is_recovered(launch: Any, pg_url: str, schema: str) ->
     assert DBOS.retrieve_workflow("orphan").get_result(timeout=10) == 15
     status = DBOS.get_workflow_status("orphan")
     assert status is not None and status.recovery_attempts == 2 and status.executor_id != "otherhost/0"
+
+
+def test_create_list_pause_resume_delete_schedule(launch: Any, pg_url: str, schema: str) -> None:
+    @DBOS.workflow()
+    def report(scheduled: dt.datetime, context: Any) -> str:
+        return f"{context['team']}@{scheduled.isoformat()}"
+
+    launch(worker_processes=1)
+    with pytest.raises(DBOSConfigError):
+        DBOS.create_schedule(schedule_name="bad", workflow_fn=report, schedule="70 * * * *")
+    with pytest.raises(DBOSConfigError, match="time zone"):
+        DBOS.create_schedule(schedule_name="bad", workflow_fn=report, schedule="* * * * *",
+                             cron_timezone="Mars/Olympus")
+    DBOS.create_schedule(schedule_name="every-sec", workflow_fn=report, schedule="* * * * * *",
+                         context={"team": "ops"}, cron_timezone="Europe/Paris")
+    DBOS.create_schedule(schedule_name="every-sec", workflow_fn=report, schedule="* * * * * *",
+                         context={"team": "ops"}, cron_timezone="Europe/Paris")  # same again: no-op
+    [listed] = DBOS.list_schedules(schedule_name_prefix="every")
+    assert (listed.status, listed.context, listed.cron_timezone) == ("ACTIVE", {"team": "ops"}, "Europe/Paris")
+
+    def fired() -> list[dict[str, Any]]:
+        return query(pg_url, schema, "SELECT workflow_uuid, output, status FROM workflow_status "
+                     "WHERE workflow_uuid LIKE 'sched-every-sec-%%' ORDER BY workflow_uuid")
+
+    wait_until(lambda: len([r for r in fired() if r["status"] == "SUCCESS"]) >= 2, 15)
+    # Ticks are in the schedule's zone: the id carries Paris's offset.
+    assert all(r["workflow_uuid"].endswith(("+01:00", "+02:00")) for r in fired())
+    DBOS.pause_schedule("every-sec")
+    time.sleep(2.5)  # reload interval of the leader's schedule cache, not synchronization
+    paused_count = len(fired())
+    time.sleep(1.5)  # a paused schedule must stay silent over this window
+    assert len(fired()) == paused_count
+    DBOS.resume_schedule("every-sec")
+    wait_until(lambda: len(fired()) > paused_count, 10)
+    DBOS.delete_schedule("every-sec")
+    assert DBOS.list_schedules() == [] and DBOS.get_schedule("every-sec") is None
+
+
+def test_ticks_follow_dst_in_the_schedule_zone() -> None:
+    def iso(expr: str, start: dt.datetime, end: dt.datetime, tz: str | None = "Europe/Paris") -> list[str]:
+        ms = [int(x.timestamp() * 1000) for x in (start, end)]
+        return [t.isoformat() for t in ticks_between(expr, ms[0], ms[1], tz)]
+
+    # Spring forward: 02:30 does not exist on 2026-03-29 in Paris; it fires once, at 03:00.
+    spring = (dt.datetime(2026, 3, 28, 12, tzinfo=dt.UTC), dt.datetime(2026, 3, 31, 12, tzinfo=dt.UTC))
+    assert iso("30 2 * * *", *spring) == [
+        "2026-03-29T03:00:00+02:00", "2026-03-30T02:30:00+02:00", "2026-03-31T02:30:00+02:00"]
+    # Fall back: 02:30 happens twice on 2026-10-25; a daily job still fires once that day.
+    fall = (dt.datetime(2026, 10, 24, 12, tzinfo=dt.UTC), dt.datetime(2026, 10, 26, 12, tzinfo=dt.UTC))
+    assert iso("30 2 * * *", *fall) == ["2026-10-25T02:30:00+02:00", "2026-10-26T02:30:00+01:00"]
+    # ... also when the two calls straddle the repeated hour (the leader fires incrementally).
+    first = dt.datetime(2026, 10, 25, 0, 30, tzinfo=dt.UTC)  # 02:30+02:00
+    assert iso("30 2 * * *", first, dt.datetime(2026, 10, 25, 3, tzinfo=dt.UTC)) == []
+    # An hourly job follows real time: the repeated hour has its own tick.
+    assert iso("0 * * * *", dt.datetime(2026, 10, 24, 23, 30, tzinfo=dt.UTC),
+               dt.datetime(2026, 10, 25, 1, 30, tzinfo=dt.UTC)) == [
+        "2026-10-25T02:00:00+02:00", "2026-10-25T02:00:00+01:00"]
+    # In UTC the same expression fires every day at 02:30 UTC.
+    assert len(iso("30 2 * * *", *spring, tz=None)) == 3
