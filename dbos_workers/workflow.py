@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from .completer import Completion
 from .context import (
     StartOptions,
     WorkflowContext,
@@ -154,10 +155,9 @@ def run(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo, args: tuple[Any, 
 
 
 def complete(rt: Runtime, ctx: WorkflowContext, status: str, output: str | None,
-              error: str | None) -> None:
-    rt.repo.all("workflow_complete", workflow_id=ctx.workflow_id, owner_token=ctx.owner_token,
-                status=status, output=output, error=error, now_ms=rt.clock.now_ms(),
-                channel=rt.settings.channel)
+             error: str | None) -> None:
+    """Record the outcome (fenced by the owner token); concurrent calls share one commit."""
+    rt.completer.complete(Completion(ctx.workflow_id, ctx.owner_token, status, output, error))
 
 
 def run_detached(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo,

@@ -27,7 +27,9 @@ Row = dict[str, Any]
 T = TypeVar("T")
 log = structlog.get_logger("dbos_workers.db")
 
-_RETRYABLE = (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout)
+# Connection loss, plus the transient conflicts a retried statement resolves.
+_RETRYABLE = (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout,
+              pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
 
 
 class DuplicateKeyError(DBOSWorkersError):
@@ -171,7 +173,9 @@ class Repository:
                 raise DBOSNotLaunchedError("DBOS was destroyed: this handle's connection pool is "
                                            "closed; launch DBOS again and retrieve the workflow") from None
             except _RETRYABLE as exc:
-                self._discard_broken()
+                if isinstance(exc, psycopg.OperationalError) and not isinstance(
+                        exc, pg_errors.DeadlockDetected | pg_errors.SerializationFailure):
+                    self._discard_broken()
                 if not retry or not backoff.wait():
                     raise translate(exc) from None
                 log.warning("database_retry", error=mask_url(str(exc))[:200])

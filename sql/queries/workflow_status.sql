@@ -43,14 +43,21 @@ FROM workflow_status WHERE workflow_uuid = %(workflow_id)s;
 -- name: workflow_get_outcome
 SELECT status, output, error FROM workflow_status WHERE workflow_uuid = %(workflow_id)s;
 
--- name: workflow_complete
--- Record a workflow's outcome if this execution still owns it; wakes get_result waiters.
-WITH done AS (
-    UPDATE workflow_status
-    SET status = %(status)s, output = %(output)s, error = %(error)s,
+-- name: workflow_complete_batch
+-- Record the outcomes of several workflows in one statement (group commit), each only if its
+-- execution still owns it; wakes get_result waiters.
+WITH input AS (
+    SELECT * FROM unnest(%(workflow_ids)s::TEXT[], %(owner_tokens)s::TEXT[], %(statuses)s::TEXT[],
+                         %(outputs)s::TEXT[], %(errors)s::TEXT[])
+        AS t(workflow_uuid, owner_token, status, output, error)
+), done AS (
+    UPDATE workflow_status ws
+    SET status = input.status, output = input.output, error = input.error,
         deduplication_id = NULL, completed_at = %(now_ms)s, updated_at = %(now_ms)s
-    WHERE workflow_uuid = %(workflow_id)s AND owner_token = %(owner_token)s AND status = 'PENDING'
-    RETURNING workflow_uuid
+    FROM input
+    WHERE ws.workflow_uuid = input.workflow_uuid AND ws.owner_token = input.owner_token
+      AND ws.status = 'PENDING'
+    RETURNING ws.workflow_uuid
 )
 SELECT pg_notify(%(channel)s, wake_key('c:', workflow_uuid)) FROM done;
 
