@@ -1,70 +1,122 @@
-"""Group commit for workflow outcomes: concurrent completions share one statement and one
-commit (River's completer idea). No background thread: the first caller that finds no flush
-running becomes the flusher for everything pending; the others wait for their batch's commit,
-so complete() still returns only once the outcome is durable.
+"""Group commit: concurrent writes of the same kind (workflow outcomes, step checkpoints)
+share one statement and one commit (River's completer idea). No background thread: the
+first caller that finds no flush running becomes the flusher for everything pending; the
+others wait for their batch's commit, so a call still returns only once its write is durable.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from .clock import Clock
-from .db.repository import Repository
+from .db.repository import Repository, Row
 
 MAX_BATCH = 256
+I = TypeVar("I")  # noqa: E741
+R = TypeVar("R")
 
 
 @dataclass
+class _Slot(Generic[I, R]):
+    item: I
+    done: bool = False
+    result: R | None = None
+    failure: BaseException | None = None
+
+
+class GroupCommit(Generic[I, R]):
+    def __init__(self, flush: Callable[[list[I]], Sequence[R]], max_batch: int = MAX_BATCH) -> None:
+        self._flush_fn, self.max_batch = flush, max_batch
+        self._cond = threading.Condition()
+        self._pending: list[_Slot[I, R]] = []
+        self._flushing = False
+        self.flushes = 0
+        self.items = 0
+
+    def submit(self, item: I) -> R:
+        slot: _Slot[I, R] = _Slot(item)
+        with self._cond:
+            self._pending.append(slot)
+        while True:
+            with self._cond:
+                while self._flushing and not slot.done:
+                    self._cond.wait()
+                if slot.done:
+                    break
+                batch = self._pending[:self.max_batch]
+                del self._pending[:self.max_batch]
+                self._flushing = True
+            self._flush(batch)
+        if slot.failure is not None:
+            raise slot.failure
+        return slot.result  # type: ignore[return-value]
+
+    def _flush(self, batch: list[_Slot[I, R]]) -> None:
+        failure: BaseException | None = None
+        results: Sequence[R] = ()
+        try:
+            results = self._flush_fn([s.item for s in batch])
+        except BaseException as exc:  # every waiter of this batch sees the failure
+            failure = exc
+        with self._cond:
+            for i, s in enumerate(batch):
+                s.done, s.failure = True, failure
+                if failure is None:
+                    s.result = results[i]
+            self._flushing = False
+            self.flushes += 1
+            self.items += len(batch)
+            self._cond.notify_all()
+
+
+@dataclass(frozen=True)
 class Completion:
     workflow_id: str
     owner_token: str
     status: str
     output: str | None
     error: str | None
-    done: bool = False
-    failure: BaseException | None = None
 
 
-class Completer:
+@dataclass(frozen=True)
+class Checkpoint:
+    workflow_id: str
+    owner_token: str
+    function_id: int
+    function_name: str
+    output: str | None
+    error: str | None
+    child_workflow_id: str | None
+    started_at_ms: int | None
+
+
+def _columns(items: Sequence[Any], names: dict[str, str]) -> dict[str, Any]:
+    """Array parameters for unnest(): {param: [item.attr, ...]}."""
+    return {param: [getattr(i, attr) for i in items] for param, attr in names.items()}
+
+
+class Writers:
+    """The batched writes of one process: outcomes and step checkpoints."""
+
     def __init__(self, repo: Repository, channel: str, clock: Clock) -> None:
         self.repo, self.channel, self.clock = repo, channel, clock
-        self._cond = threading.Condition()
-        self._pending: list[Completion] = []
-        self._flushing = False
-        self.flushes = 0
-        self.completed = 0
+        self.outcomes: GroupCommit[Completion, None] = GroupCommit(self._complete)
+        self.checkpoints: GroupCommit[Checkpoint, Row | None] = GroupCommit(self._checkpoint)
 
-    def complete(self, item: Completion) -> None:
-        with self._cond:
-            self._pending.append(item)
-        while True:
-            with self._cond:
-                while self._flushing and not item.done:
-                    self._cond.wait()
-                if item.done:
-                    break
-                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-                self._flushing = True
-            self._flush(batch)
-        if item.failure is not None:
-            raise item.failure
+    def _complete(self, batch: list[Completion]) -> list[None]:
+        self.repo.all("workflow_complete_batch", **_columns(batch, {
+            "workflow_ids": "workflow_id", "owner_tokens": "owner_token", "statuses": "status",
+            "outputs": "output", "errors": "error"}), now_ms=self.clock.now_ms(), channel=self.channel)
+        return [None] * len(batch)
 
-    def _flush(self, batch: list[Completion]) -> None:
-        failure: BaseException | None = None
-        try:
-            self.repo.all(
-                "workflow_complete_batch",
-                workflow_ids=[c.workflow_id for c in batch],
-                owner_tokens=[c.owner_token for c in batch],
-                statuses=[c.status for c in batch], outputs=[c.output for c in batch],
-                errors=[c.error for c in batch], now_ms=self.clock.now_ms(), channel=self.channel)
-        except BaseException as exc:  # every waiter of this batch sees the failure
-            failure = exc
-        with self._cond:
-            for c in batch:
-                c.done, c.failure = True, failure
-            self._flushing = False
-            self.flushes += 1
-            self.completed += len(batch)
-            self._cond.notify_all()
+    def _checkpoint(self, batch: list[Checkpoint]) -> list[Row | None]:
+        rows = self.repo.all("step_record_batch", **_columns(batch, {
+            "workflow_ids": "workflow_id", "owner_tokens": "owner_token",
+            "function_ids": "function_id", "function_names": "function_name", "outputs": "output",
+            "errors": "error", "child_ids": "child_workflow_id", "started": "started_at_ms"}),
+            now_ms=self.clock.now_ms())
+        by_key = {(r["workflow_uuid"], r["function_id"]): r for r in rows}
+        return [by_key.get((i.workflow_id, i.function_id)) for i in batch]

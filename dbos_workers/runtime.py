@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from .clock import SYSTEM_CLOCK, Clock
-from .completer import Completer
+from .completer import Writers
 from .config import Settings
 from .context import WorkflowContext
 from .db.listener import Listener, Waiters, wake_key
@@ -50,7 +50,7 @@ class Runtime:
         self.active_lock = threading.Lock()
         self.idle = threading.Condition(self.active_lock)
         self.coalescer = QueueWakeCoalescer(self._send_queue_wake)
-        self.completer = Completer(self.repo, s.channel, self.clock)
+        self.writers = Writers(self.repo, s.channel, self.clock)
         self.log = log.bind(executor_id=self.executor_id, pid=self.pid, role=self.role)
         self.draining = threading.Event()
         self.closed = False

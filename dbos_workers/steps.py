@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .completer import Checkpoint
 from .context import (
     StepContext,
     WorkflowContext,
@@ -48,10 +49,8 @@ def check_cancelled(rt: Runtime, ctx: WorkflowContext) -> None:
 def record_operation(rt: Runtime, ctx: WorkflowContext, fid: int, name: str, *,
                      output: str | None, error: str | None,
                      child_workflow_id: str | None = None, started_at_ms: int | None = None) -> None:
-    row = rt.repo.one("step_record", workflow_id=ctx.workflow_id, function_id=fid,
-                      function_name=name, output=output, error=error,
-                      child_workflow_id=child_workflow_id, started_at_ms=started_at_ms,
-                      now_ms=rt.clock.now_ms(), owner_token=ctx.owner_token)
+    row = rt.writers.checkpoints.submit(Checkpoint(
+        ctx.workflow_id, ctx.owner_token, fid, name, output, error, child_workflow_id, started_at_ms))
     ensure_owner(ctx, row)
     ctx.recorded[fid] = {"function_name": name, "output": output, "error": error,
                          "child_workflow_id": child_workflow_id}

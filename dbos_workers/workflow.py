@@ -157,7 +157,7 @@ def run(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo, args: tuple[Any, 
 def complete(rt: Runtime, ctx: WorkflowContext, status: str, output: str | None,
              error: str | None) -> None:
     """Record the outcome (fenced by the owner token); concurrent calls share one commit."""
-    rt.completer.complete(Completion(ctx.workflow_id, ctx.owner_token, status, output, error))
+    rt.writers.outcomes.submit(Completion(ctx.workflow_id, ctx.owner_token, status, output, error))
 
 
 def run_detached(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo,
