@@ -30,6 +30,7 @@ from .heartbeat import Heartbeat
 
 log = structlog.get_logger("dbos_workers.worker")
 BOOT_ERROR = 3
+GATHER_SEC = 0.003
 
 
 class Worker:
@@ -115,8 +116,9 @@ class Worker:
         last_sweep = time.monotonic()
         while not self.drain.is_set():
             self.claimer.wake.clear()
+            free = self.claimer.free()
             try:
-                claimed = self.claimer.claim_once() if self.claimer.free() > 0 else 0
+                claimed = self.claimer.claim_once() if free > 0 else 0
                 if time.monotonic() - last_sweep > 30:
                     self._sweep_orphans()
                     last_sweep = time.monotonic()
@@ -126,9 +128,22 @@ class Worker:
                 log.warning("claim_failed", error=str(exc)[:200])
                 backoff.wait()
                 continue
-            if claimed and self.claimer.free() > 0:
-                continue  # maybe more is waiting
-            self.claimer.wake.wait(poll)
+            if free > 0 and claimed < free:
+                self.claimer.wake.wait(poll)  # drained: sleep until a NOTIFY (or the poll)
+            else:
+                self._gather()
+
+    def _gather(self) -> None:
+        """A backlog: let a few slots free up so the next claim is a batch, not one row per
+        finished workflow (each claim is a commit)."""
+        threshold = max(1, self.claimer.capacity // 4)
+        deadline = time.monotonic() + GATHER_SEC
+        while self.claimer.free() < threshold and not self.drain.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 and self.claimer.free() > 0:
+                return
+            self.claimer.wake.wait(max(remaining, 0.0) or 1.0)
+            self.claimer.wake.clear()
 
     def shutdown(self) -> None:
         timeout = self.wctx.drain_timeout_sec()
