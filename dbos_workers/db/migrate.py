@@ -48,16 +48,6 @@ def ensure_database(url: str) -> None:
             raise translate(exc) from None
 
 
-def drop_database(url: str) -> None:
-    admin_url, database = _maintenance_url(url)
-    q = load_queries()
-    with connect_direct(admin_url) as conn:
-        try:
-            conn.execute(compose(q["database_drop"], database=database))
-        except psycopg.Error as exc:
-            raise translate(exc) from None
-
-
 def drop_schema(url: str, schema: str) -> None:
     q = load_queries()
     with connect_direct(url) as conn:

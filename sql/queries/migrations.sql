@@ -29,8 +29,5 @@ SELECT 1 FROM pg_database WHERE datname = %(name)s;
 -- name: database_create
 CREATE DATABASE {database};
 
--- name: database_drop
-DROP DATABASE IF EXISTS {database} WITH (FORCE);
-
 -- name: schema_drop
 DROP SCHEMA IF EXISTS {schema} CASCADE;
