@@ -46,7 +46,8 @@ def cmd_start(args: argparse.Namespace) -> int:
         object.__setattr__(instance.settings, "worker_processes", args.workers)
     # A process-group SIGTERM (systemd, Ctrl-C) reaches the supervisor and workers directly:
     # they must drain with --drain-timeout too, not the default of 0.
-    instance.lifecycle.drain_timeout_sec = args.drain_timeout
+    drain_timeout = instance.settings.drain_timeout_sec if args.drain_timeout is None else args.drain_timeout
+    instance.lifecycle.drain_timeout_sec = drain_timeout
     stop = threading.Event()
     received: list[int] = []
 
@@ -64,8 +65,8 @@ def cmd_start(args: argparse.Namespace) -> int:
             log.error("supervisor_exited", exitcode=supervisor.exitcode)
             DBOS.destroy(workflow_completion_timeout_sec=0)
             return 1
-    log.info("service_draining", signal=received[0] if received else None, timeout=args.drain_timeout)
-    DBOS.destroy(workflow_completion_timeout_sec=args.drain_timeout)
+    log.info("service_draining", signal=received[0] if received else None, timeout=drain_timeout)
+    DBOS.destroy(workflow_completion_timeout_sec=drain_timeout)
     log.info("service_stopped")
     return 0
 
@@ -85,8 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     start = sub.add_parser("start", help="launch an app's worker pool; SIGTERM drains")
     start.add_argument("app", help="module (pkg.app) or file (app.py) that defines DBOS(config=...)")
     start.add_argument("--workers", type=int, default=None, help="worker processes (default: config)")
-    start.add_argument("--drain-timeout", type=float, default=30.0,
-                       help="seconds in-flight workflows may finish on SIGTERM (default 30)")
+    start.add_argument("--drain-timeout", type=float, default=None,
+                       help="seconds in-flight workflows may finish on SIGTERM "
+                            "(default: config drain_timeout_sec, 30)")
     start.set_defaults(func=cmd_start)
     mig = sub.add_parser("migrate", help="create or upgrade the system schema")
     mig.add_argument("--url", required=True, help="postgresql:// URL of the system database")

@@ -32,6 +32,8 @@ class DBOSConfig(TypedDict, total=False):
     executor_lease_sec: float | None
     polling_interval_sec: float | None
     heartbeat_timeout_sec: float | None
+    workflow_retention_sec: float | None
+    drain_timeout_sec: float | None
 
 
 _DBOS_KEYS_IGNORED = {
@@ -68,6 +70,8 @@ class Settings:
     executor_lease_sec: float
     polling_interval_sec: float
     heartbeat_timeout_sec: float
+    workflow_retention_sec: float | None
+    drain_timeout_sec: float
 
     @property
     def channel(self) -> str:
@@ -188,4 +192,7 @@ def build_settings(config: Any) -> Settings:
         executor_lease_sec=_float(cfg, "executor_lease_sec", 10.0, 1.0),
         polling_interval_sec=_float(cfg, "polling_interval_sec", 1.0, 0.01),
         heartbeat_timeout_sec=_float(cfg, "heartbeat_timeout_sec", 60.0, 1.0),
+        workflow_retention_sec=(None if cfg.get("workflow_retention_sec") is None
+                                else _float(cfg, "workflow_retention_sec", 0.0, 60.0)),
+        drain_timeout_sec=_float(cfg, "drain_timeout_sec", 30.0, 0.0),
     )

@@ -39,7 +39,7 @@ class Lifecycle:
         self._supervisor: Any = None
         self._lock = threading.Lock()
         self.conninfo: str | None = None
-        self.drain_timeout_sec = 0.0
+        self.drain_timeout_sec = settings.drain_timeout_sec
         """Drain timeout of the worker pool when its supervisor is signalled directly (a
         process-group SIGTERM from systemd or Ctrl-C) before destroy() names one."""
 

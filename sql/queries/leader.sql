@@ -72,3 +72,27 @@ WHERE ws.status = 'PENDING'
        OR ex.heartbeat_at < %(now_ms)s - %(lease_ms)s)
   AND ws.updated_at < %(now_ms)s - %(lease_ms)s
 LIMIT %(n)s;
+
+-- name: maintenance_prune_finished
+-- Delete finished workflows completed before the cutoff (bounded batch) with their recorded
+-- operations; messages and events go with them (ON DELETE CASCADE).
+WITH doomed AS (
+    SELECT workflow_uuid FROM workflow_status
+    WHERE status IN ('SUCCESS', 'ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED')
+      AND completed_at < %(cutoff_ms)s
+    ORDER BY completed_at LIMIT %(n)s FOR UPDATE SKIP LOCKED
+), steps AS (
+    DELETE FROM operation_outputs WHERE workflow_uuid IN (SELECT workflow_uuid FROM doomed)
+)
+DELETE FROM workflow_status WHERE workflow_uuid IN (SELECT workflow_uuid FROM doomed)
+RETURNING workflow_uuid;
+
+-- name: maintenance_prune_executors
+-- Forget executor instances that stopped (or went silent) long ago and hold nothing.
+DELETE FROM executors ex
+WHERE ex.instance_id IN (
+    SELECT instance_id FROM executors
+    WHERE COALESCE(stopped_at, heartbeat_at) < %(cutoff_ms)s
+    LIMIT %(n)s)
+  AND NOT EXISTS (SELECT 1 FROM workflow_status ws
+                  WHERE ws.status = 'PENDING' AND ws.owner_instance = ex.instance_id);

@@ -171,3 +171,23 @@ def test_ticks_follow_dst_in_the_schedule_zone() -> None:
         "2026-10-25T02:00:00+02:00", "2026-10-25T02:00:00+01:00"]
     # In UTC the same expression fires every day at 02:30 UTC.
     assert len(iso("30 2 * * *", *spring, tz=None)) == 3
+
+
+def test_retention_prunes_finished_workflows(launch: Any, pg_url: str, schema: str) -> None:
+    from dbos_workers.leader.maintenance import Maintenance
+
+    @DBOS.workflow()
+    def done(x: int) -> int:
+        DBOS.set_event("k", x)
+        return x
+
+    dbos = launch(workflow_retention_sec=3600)
+    for i in range(3):
+        done(i)
+    hour_ago = int(time.time() * 1000) - 2 * 3600 * 1000
+    query(pg_url, schema, "UPDATE workflow_status SET completed_at = %s WHERE workflow_uuid IN "
+          "(SELECT workflow_uuid FROM workflow_status ORDER BY created_at LIMIT 2)", hour_ago)
+    assert Maintenance(dbos._rt()).prune(int(time.time() * 1000)) == 2
+    assert query(pg_url, schema, "SELECT count(*) AS c FROM workflow_status")[0]["c"] == 1
+    assert query(pg_url, schema, "SELECT count(*) AS c FROM operation_outputs")[0]["c"] == 1
+    assert query(pg_url, schema, "SELECT count(*) AS c FROM workflow_events")[0]["c"] == 1
