@@ -48,7 +48,15 @@ def ensure(system: str, *, upgrade: bool = False, log=print) -> Path:
 def version(python: Path | str, system: str) -> str:
     code = f"import importlib.metadata as m; print(m.version({DISTRIBUTION[system]!r}))"
     out = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
-    return out.stdout.strip() or "?"
+    found = out.stdout.strip() or "?"
+    if system == "dbos-workers":  # an editable install: name the commit it runs
+        rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no",
+                                "--", "dbos_workers", "supervisor", "sql"],
+                               capture_output=True, text=True).stdout.strip()
+        found += f"@{rev}{'+dirty' if dirty else ''}" if rev else ""
+    return found
 
 
 def interpreter(system: str, *, inplace: bool, upgrade: bool, log=print) -> Path | str:

@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dbos_workers_bench as bench
 import harness
 
-from dbos_workers import recovery
+from dbos_workers import completer, recovery
 from dbos_workers.db import repository
 from dbos_workers.worker import main as worker_main
 
@@ -62,6 +62,18 @@ def _record(key: str, wall: float, cpu: float) -> None:
 def instrument() -> None:
     original_execute = repository.Tx._execute
     original_run = recovery.execute
+    original_submit = getattr(completer, "GroupCommit", None) and completer.GroupCommit.submit
+
+    def timed_submit(self: Any, item: Any) -> Any:
+        """Group commit: a checkpoint/completion waits here while one thread flushes a batch."""
+        w, c = time.perf_counter(), time.thread_time()
+        try:
+            return original_submit(self, item)
+        finally:
+            dw, dc = time.perf_counter() - w, time.thread_time() - c
+            if getattr(LOCAL, "in_wf", False):
+                LOCAL.gc_wall += dw
+                LOCAL.gc_cpu += dc
 
     def timed_execute(self: Any, name: str, params: dict[str, Any]) -> Any:
         w, c = time.perf_counter(), time.thread_time()
@@ -76,7 +88,7 @@ def instrument() -> None:
 
     def timed_run(rt: Any, row: Any, token: str) -> None:
         _ensure_dumper()
-        LOCAL.in_wf, LOCAL.db_wall, LOCAL.db_cpu = True, 0.0, 0.0
+        LOCAL.in_wf, LOCAL.db_wall, LOCAL.db_cpu, LOCAL.gc_wall, LOCAL.gc_cpu = True, 0.0, 0.0, 0.0, 0.0
         w, c = time.perf_counter(), time.thread_time()
         try:
             original_run(rt, row, token)
@@ -84,8 +96,11 @@ def instrument() -> None:
             LOCAL.in_wf = False
             _record("wf:total", time.perf_counter() - w, time.thread_time() - c)
             _record("wf:in_db_calls", LOCAL.db_wall, LOCAL.db_cpu)
+            _record("wf:in_group_commit_submit", LOCAL.gc_wall, LOCAL.gc_cpu)
 
     repository.Tx._execute = timed_execute  # type: ignore[method-assign]
+    if original_submit:
+        completer.GroupCommit.submit = timed_submit  # type: ignore[method-assign]
     recovery.execute = timed_run  # type: ignore[assignment]
     worker_main.execute = timed_run  # the worker imported the name directly
 

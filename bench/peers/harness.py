@@ -223,11 +223,13 @@ def scenario_burndown(ad: Adapter, a: argparse.Namespace) -> dict[str, Any]:
     mon.close()
     starts = [s for s in SHARED["start"][:n] if s > 0]
     t0 = min(starts) if starts else t_launch
+    last_end = max(SHARED["end"][:n])  # cross-check: the last workflow body to return
     done = n - left
     window = max(1e-9, t1 - t0)
     polls = c1["polls"] - c0["polls"]
     return {"kind": a.kind, "n": n, "procs": a.procs, "drained": drained, "done": done,
             "rate": done / window, "drain_s": window, "startup_s": t0 - t_launch,
+            "body_end_to_drained_s": t1 - last_end, "bodies_done": sum(1 for e in SHARED["end"][:n] if e > 0),
             "enqueue_rate": n / enqueue_s,
             "xact_per_wf": (c1["xact"] - c0["xact"] - polls - 2) / max(1, done),
             "wal_records_per_wf": (c1["wal_records"] - c0["wal_records"]) / max(1, done),
