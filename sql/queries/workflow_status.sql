@@ -62,7 +62,10 @@ WITH input AS (
 SELECT pg_notify(%(channel)s, wake_key('c:', workflow_uuid)) FROM done;
 
 -- name: workflow_claim_batch
--- Claim up to n runnable rows of unlimited queues, oldest first within priority.
+-- Claim up to n runnable rows of unlimited queues, oldest first within priority. One LATERAL
+-- probe per queue walks (queue_name, priority, created_at) in order and stops at n, whatever
+-- the planner's statistics say (a queue table's size swings too fast for them; a plain
+-- `queue_name = ANY(...) ORDER BY` sorted the whole backlog on every claim).
 UPDATE workflow_status ws
 SET status = 'PENDING', executor_id = %(executor_id)s, owner_token = %(owner_token)s,
     owner_instance = %(owner_instance)s, recovery_attempts = ws.recovery_attempts + 1,
@@ -71,11 +74,17 @@ SET status = 'PENDING', executor_id = %(executor_id)s, owner_token = %(owner_tok
         WHEN ws.workflow_timeout_ms IS NOT NULL AND ws.workflow_deadline_epoch_ms IS NULL
         THEN %(now_ms)s + ws.workflow_timeout_ms ELSE ws.workflow_deadline_epoch_ms END
 FROM (
-    SELECT workflow_uuid FROM workflow_status
-    WHERE status = 'ENQUEUED' AND queue_name = ANY(%(queues)s)
-    ORDER BY priority, created_at
+    SELECT c.workflow_uuid
+    FROM unnest(%(queues)s::TEXT[]) AS q(name)
+    CROSS JOIN LATERAL (
+        SELECT workflow_uuid, priority, created_at FROM workflow_status
+        WHERE status = 'ENQUEUED' AND queue_name = q.name
+        ORDER BY priority, created_at
+        LIMIT %(n)s
+        FOR UPDATE SKIP LOCKED
+    ) AS c
+    ORDER BY c.priority, c.created_at
     LIMIT %(n)s
-    FOR UPDATE SKIP LOCKED
 ) picked
 WHERE ws.workflow_uuid = picked.workflow_uuid
 RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.inputs, ws.queue_name,
