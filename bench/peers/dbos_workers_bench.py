@@ -3,8 +3,7 @@ before DBOS.launch(): the library forks its worker pool at launch, and the forke
 inherit the registry and the shared timestamp arrays.
 
 Settings: worker_processes = --procs, worker_threads = --threads (default 16, the library's
-default), library defaults otherwise (claim batch = free threads, NOTIFY wake-ups with 10 ms
-coalescing, 1 s polling backstop, pickle serializer).
+default), the library's defaults otherwise.
 """
 
 from __future__ import annotations
@@ -75,8 +74,8 @@ class DbosWorkers(harness.Adapter):
 
     def __init__(self, url: str, args: Any) -> None:
         super().__init__(url, args)
-        self.settings = {"worker_threads": args.threads, "claim": "batch of free threads",
-                         "wake": "LISTEN/NOTIFY + 1 s poll"}
+        self.settings = {"worker_processes": args.procs, "worker_threads": args.threads,
+                         "other": "library defaults"}
 
     def _launch(self, procs: int) -> None:
         DBOS(config={"name": "bench", "system_database_url": self.url, "worker_processes": procs,
