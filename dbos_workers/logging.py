@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import structlog
@@ -40,8 +41,26 @@ def configure(level: str = "INFO") -> None:
         app_logger.addHandler(handler)
 
 
-def _stderr_logger(*_: object) -> structlog.PrintLogger:
-    return structlog.PrintLogger(sys.stderr)  # resolved per use: stderr may be replaced
+class _StderrLogger:
+    """Writes one line per event with a single os.write: no Python-level lock, so a fork taken
+    while another thread was logging cannot leave the child stuck on a held lock. Falls back
+    to sys.stderr (resolved per use: it may be replaced) when it has no file descriptor."""
+
+    def msg(self, message: str) -> None:
+        data = (message + "\n").encode("utf-8", "replace")
+        try:
+            fd = sys.stderr.fileno()
+        except (AttributeError, OSError, ValueError):
+            sys.stderr.write(message + "\n")
+            return
+        while data:
+            data = data[os.write(fd, data):]
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
+def _stderr_logger(*_: object) -> _StderrLogger:
+    return _StderrLogger()
 
 
 def bind_process(**values: object) -> None:

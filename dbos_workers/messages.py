@@ -18,16 +18,22 @@ from .steps import check_cancelled, ensure_owner, operation, replay
 NULL_TOPIC = "__null__topic__"
 
 
+def _text(kind: str, value: object) -> str:
+    """Topics, keys and ids are stored as Postgres TEXT: a string without NUL bytes."""
+    if not isinstance(value, str):
+        raise DBOSWorkersError(f"{kind} must be a string, got {type(value).__name__}")
+    if "\x00" in value:
+        raise DBOSWorkersError(f"{kind} must not contain NUL bytes")
+    return value
+
+
 def _topic(topic: str | None) -> str:
-    if topic is None:
-        return NULL_TOPIC
-    if not isinstance(topic, str):
-        raise DBOSWorkersError(f"topic must be a string, got {type(topic).__name__}")
-    return topic
+    return NULL_TOPIC if topic is None else _text("topic", topic)
 
 
 def send(rt: Runtime, destination_id: str, message: Any, topic: str | None,
          idempotency_key: str | None = None) -> None:
+    _text("destination workflow id", destination_id)
     body = rt.serializer.serialize(message)
     t = _topic(topic)
 
@@ -92,8 +98,7 @@ def set_event(rt: Runtime, key: str, value: Any) -> None:
     ctx = current_workflow()
     if ctx is None:
         raise DBOSWorkersError("DBOS.set_event must be called from a workflow or step")
-    if not isinstance(key, str):
-        raise DBOSWorkersError(f"event key must be a string, got {type(key).__name__}")
+    _text("event key", key)
     body = rt.serializer.serialize(value)
 
     def upsert(_: Any, __: int) -> None:
@@ -107,6 +112,8 @@ def set_event(rt: Runtime, key: str, value: Any) -> None:
 
 
 def get_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: float) -> Any:
+    _text("workflow id", workflow_id)
+    _text("event key", key)
     def wait(_: Any, __: int) -> Any:
         deadline = time.monotonic() + timeout_seconds
         with rt.waiters.watch(wake_key("e:", f"{workflow_id}::{key}")) as woken:

@@ -152,3 +152,51 @@ def test_enqueue_from_many_threads_is_safe(launch: Any, pg_url: str, schema: str
     with warnings.catch_warnings():
         assert sorted(h.get_result(timeout=20) for h in handles) == sorted(
             k * 100 + i for k in range(8) for i in range(25))
+
+
+def test_nul_bytes_in_topics_keys_and_ids_are_typed_errors(launch: Any, pg_url: str, schema: str) -> None:
+    @DBOS.workflow()
+    def flow() -> None:
+        DBOS.set_event("ok", 1)
+
+    launch()
+    with SetWorkflowID("nul-target"):
+        flow()
+    for call in (lambda: DBOS.send("nul-target", 1, "to\x00pic"),
+                 lambda: DBOS.send("nul\x00target", 1),
+                 lambda: DBOS.get_event("nul-target", "k\x00", timeout_seconds=0),
+                 lambda: DBOS.get_event("nul\x00target", "k", timeout_seconds=0)):
+        with pytest.raises(DBOSWorkersError, match="NUL"):
+            call()
+    assert DBOS.get_event("nul-target", "ok", timeout_seconds=1) == 1  # nothing broken
+
+
+def test_launch_forks_safely_from_a_thread_heavy_process(launch: Any) -> None:
+    """Other threads logging and holding locks while launch() forks the pool must not leave a
+    worker stuck on a lock it inherited."""
+    import structlog
+
+    q = Queue("busy")
+
+    @DBOS.workflow()
+    def job(i: int) -> int:
+        return i + 1
+
+    stop = threading.Event()
+    noisy = structlog.get_logger("noisy")
+
+    def chatter() -> None:
+        while not stop.is_set():
+            noisy.info("chatter_event", payload="x" * 200)
+
+    threads = [threading.Thread(target=chatter, daemon=True) for _ in range(12)]
+    for t in threads:
+        t.start()
+    try:
+        launch(worker_processes=2, log_level="INFO")
+        handles = [q.enqueue(job, i) for i in range(40)]
+        assert [h.get_result(timeout=30) for h in handles] == [i + 1 for i in range(40)]
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(5)
