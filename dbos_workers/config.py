@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import socket
@@ -75,7 +76,15 @@ class Settings:
 
     @property
     def channel(self) -> str:
-        return f"dbos_workers_{self.schema}"[:63]
+        """The work channel; the done channel is this + '_done' (both <= 63 bytes)."""
+        name = f"dbos_workers_{self.schema}"
+        if len(name) > 58:
+            name = "dbos_workers_" + hashlib.md5(self.schema.encode()).hexdigest()[:16]
+        return name
+
+    @property
+    def done_channel(self) -> str:
+        return self.channel + "_done"
 
 
 def _default_executor_id() -> str:

@@ -41,6 +41,7 @@ def outcome_of(rt: Runtime, workflow_id: str, row: dict[str, Any]) -> tuple[bool
 
 def wait_outcome(rt: Runtime, workflow_id: str, timeout: float | None = None) -> Any:
     deadline = None if timeout is None else time.monotonic() + timeout
+    rt.listen_done()
     with rt.waiters.watch(wake_key("c:", workflow_id)) as woken:
         while True:
             row = rt.repo.one("workflow_get_outcome", workflow_id=workflow_id)

@@ -76,6 +76,7 @@ def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
             raise RollbackSignal((True, None))  # recorded by an earlier try: keep that one
         return True, output
 
+    rt.listen_done()
     with rt.waiters.watch(wake_key("m:", f"{ctx.workflow_id}::{t}")) as woken:
         while True:
             timed_out = time.monotonic() >= deadline
@@ -116,6 +117,7 @@ def get_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: float) -
     _text("event key", key)
     def wait(_: Any, __: int) -> Any:
         deadline = time.monotonic() + timeout_seconds
+        rt.listen_done()
         with rt.waiters.watch(wake_key("e:", f"{workflow_id}::{key}")) as woken:
             while True:
                 row = rt.repo.one("event_get", workflow_id=workflow_id, key=key)

@@ -56,8 +56,13 @@ class Runtime:
         self.closed = False
         self.waiters.on_completion(self._stop_if_active)
 
+    def listen_done(self, timeout: float = 5.0) -> None:
+        """Before waiting on a completion, message or event: make sure this process LISTENs on
+        the done channel (a no-op after the first time)."""
+        self.listener.subscribe(self.settings.done_channel).wait(timeout)
+
     def _stop_if_active(self, key: str) -> None:
-        """A `c:` for a workflow still running here: it was cancelled (or finished elsewhere)."""
+        """An `x:` for a workflow running here: it was cancelled; it stops at its next step."""
         with self.active_lock:
             ctx = self.active.get(key)
             if ctx is None and key.startswith("#"):
@@ -70,6 +75,8 @@ class Runtime:
 
     def start(self) -> None:
         self.repo.open()
+        if self.role == "app":  # the app process waits on results: listen from the start
+            self.listener.subscribe(self.settings.done_channel)
         self.listener.start()
         self.repo.run("executor_register", instance_id=self.instance_id,
                       executor_id=self.executor_id, host=self.host, pid=self.pid,

@@ -1,6 +1,9 @@
 """One LISTEN connection per process. Notifications are hints, never data: a payload names
-what changed (`c:<workflow>` completion, `m:<workflow>::<topic>` message, `e:<workflow>::<key>`
-event, `q:<queue>` runnable work) and wakes whoever waits on that key.
+what changed and wakes whoever waits on that key. Two channels: the work channel carries
+`q:<queue>` (runnable work) and `x:<workflow>` (cancelled: stop it), which every worker
+needs; the done channel carries `c:<workflow>` (finished), `m:<workflow>::<topic>` (message)
+and `e:<workflow>::<key>` (event), which only a process with waiters subscribes to, so a
+busy pool does not fan every completion out to every worker.
 
 Waiters register *before* they check the database, so a notification that lands between the
 check and the wait is never lost; they still re-check on a polling backstop. After a
@@ -63,7 +66,7 @@ class Waiters:
         self._queue_callbacks.append(callback)
 
     def on_completion(self, hook: Callable[[str], None]) -> None:
-        """hook(workflow_id) on `c:` payloads (a workflow finished or was cancelled)."""
+        """hook(wake key of a workflow id) on `x:` payloads (a workflow was cancelled)."""
         self._completion_hooks.append(hook)
 
     def dispatch(self, payload: str) -> None:
@@ -71,9 +74,10 @@ class Waiters:
             for callback in self._queue_callbacks:
                 callback(payload[2:])
             return
-        if payload.startswith("c:"):
+        if payload.startswith("x:"):
             for hook in self._completion_hooks:
                 hook(payload[2:])
+            return
         with self._lock:
             events = list(self._events.get(payload, ()))
         for event in events:
@@ -100,18 +104,35 @@ def _shutdown_socket(conn: psycopg.Connection[dict[str, object]]) -> None:
 
 
 class Listener:
-    """Background service: LISTEN on the channel, dispatch payloads, reconnect with backoff."""
+    """Background service: LISTEN on its channels, dispatch payloads, reconnect with backoff.
+
+    More channels can be added while it runs (`subscribe`): the LISTEN is issued by the
+    listener thread between two waits, and the returned event is set once it is in effect, so
+    a waiter that checks the database after that point cannot miss a notification.
+    """
 
     def __init__(self, conninfo: str, channel: str, waiters: Waiters,
-                 health_check_sec: float = 2.0, health_timeout_sec: float = 3.0) -> None:
+                 health_check_sec: float = 2.0, health_timeout_sec: float = 3.0,
+                 poll_sec: float = 0.2) -> None:
         self.conninfo, self.channel, self.waiters = conninfo, channel, waiters
         self.health_check_sec, self.health_timeout_sec = health_check_sec, health_timeout_sec
+        self.poll_sec = poll_sec
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection[dict[str, object]] | None = None
         self.reconnects = 0
         self._queries = load_queries()
+        self._lock = threading.Lock()
+        self._wanted: dict[str, threading.Event] = {channel: threading.Event()}
+
+    def subscribe(self, channel: str) -> threading.Event:
+        """Also LISTEN on channel; the event is set once the LISTEN is in effect."""
+        with self._lock:
+            event = self._wanted.get(channel)
+            if event is None:
+                event = self._wanted[channel] = threading.Event()
+            return event
 
     def start(self, wait_ready: float = 10.0) -> None:
         self._thread = threading.Thread(target=self._run, name="dbos-listener", daemon=True)
@@ -131,8 +152,18 @@ class Listener:
     def _connect(self) -> psycopg.Connection[dict[str, object]]:
         conn = connect_direct(self.conninfo, keepalives=1, keepalives_idle=10,
                               keepalives_interval=5, keepalives_count=3)
-        conn.execute(compose(self._queries["session_listen"], channel=self.channel))
+        with self._lock:
+            for event in self._wanted.values():
+                event.clear()
+        self._listen_wanted(conn)
         return conn
+
+    def _listen_wanted(self, conn: psycopg.Connection[dict[str, object]]) -> None:
+        with self._lock:
+            pending = [(ch, ev) for ch, ev in self._wanted.items() if not ev.is_set()]
+        for channel, event in pending:
+            conn.execute(compose(self._queries["session_listen"], channel=channel))
+            event.set()
 
     def _run(self) -> None:
         backoff = Backoff(first=0.05, cap=2.0, total=float("inf"))
@@ -163,8 +194,9 @@ class Listener:
     def _loop(self, conn: psycopg.Connection[dict[str, object]]) -> None:
         last_check = time.monotonic()
         while not self._stop.is_set():
-            for notify in conn.notifies(timeout=0.2):
+            for notify in conn.notifies(timeout=self.poll_sec):
                 self.waiters.dispatch(notify.payload)
+            self._listen_wanted(conn)
             if time.monotonic() - last_check >= self.health_check_sec:
                 self._health_check(conn)
                 last_check = time.monotonic()

@@ -38,11 +38,11 @@ CREATE TABLE workflow_status (
 -- Exactly the runnable rows: what a claim scans.
 CREATE INDEX workflow_status_runnable
     ON workflow_status (queue_name, priority, created_at) WHERE status = 'ENQUEUED';
--- Running rows, by queue (global concurrency) and by executor (recovery, drain).
-CREATE INDEX workflow_status_pending_queue
-    ON workflow_status (queue_name) WHERE status = 'PENDING';
-CREATE INDEX workflow_status_pending_executor
-    ON workflow_status (executor_id) WHERE status = 'PENDING';
+-- Running rows (small: bounded by the pool's threads), for recovery and drain by executor
+-- and for a queue's global concurrency count. Every status change is a non-HOT update, so
+-- each index here costs an entry per claim or completion: keep them few.
+CREATE INDEX workflow_status_pending
+    ON workflow_status (executor_id, queue_name) WHERE status = 'PENDING';
 CREATE INDEX workflow_status_rate_limited
     ON workflow_status (queue_name, started_at_epoch_ms) WHERE rate_limited;
 CREATE INDEX workflow_status_delayed
@@ -50,7 +50,8 @@ CREATE INDEX workflow_status_delayed
 CREATE INDEX workflow_status_deadline
     ON workflow_status (workflow_deadline_epoch_ms)
     WHERE workflow_deadline_epoch_ms IS NOT NULL AND status IN ('ENQUEUED', 'PENDING', 'DELAYED');
-CREATE INDEX workflow_status_created_at ON workflow_status (created_at);
+-- Rows arrive in time order: a BRIN index serves time-range listing at almost no write cost.
+CREATE INDEX workflow_status_created_at ON workflow_status USING brin (created_at);
 CREATE UNIQUE INDEX workflow_status_deduplication
     ON workflow_status (queue_name, deduplication_id) WHERE deduplication_id IS NOT NULL;
 

@@ -80,7 +80,7 @@ WITH doomed AS (
     SELECT workflow_uuid FROM workflow_status
     WHERE status IN ('SUCCESS', 'ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED')
       AND completed_at < %(cutoff_ms)s
-    ORDER BY completed_at LIMIT %(n)s FOR UPDATE SKIP LOCKED
+    LIMIT %(n)s FOR UPDATE SKIP LOCKED
 ), steps AS (
     DELETE FROM operation_outputs WHERE workflow_uuid IN (SELECT workflow_uuid FROM doomed)
 )

@@ -6,7 +6,7 @@ WITH ins AS (
     ON CONFLICT (message_uuid) DO NOTHING
     RETURNING destination_uuid, topic
 )
-SELECT pg_notify(%(channel)s, wake_key('m:', destination_uuid || '::' || topic)) FROM ins;
+SELECT pg_notify(%(channel)s || '_done', wake_key('m:', destination_uuid || '::' || topic)) FROM ins;
 
 -- name: message_consume
 -- Consume the oldest unconsumed message on a topic (the caller records the step in the

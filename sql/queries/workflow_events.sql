@@ -5,7 +5,7 @@ WITH up AS (
     ON CONFLICT (workflow_uuid, key) DO UPDATE SET value = EXCLUDED.value
     RETURNING workflow_uuid, key
 )
-SELECT pg_notify(%(channel)s, wake_key('e:', workflow_uuid || '::' || key)) FROM up;
+SELECT pg_notify(%(channel)s || '_done', wake_key('e:', workflow_uuid || '::' || key)) FROM up;
 
 -- name: event_get
 SELECT value FROM workflow_events WHERE workflow_uuid = %(workflow_id)s AND key = %(key)s;

@@ -59,7 +59,7 @@ WITH input AS (
       AND ws.status = 'PENDING'
     RETURNING ws.workflow_uuid
 )
-SELECT pg_notify(%(channel)s, wake_key('c:', workflow_uuid)) FROM done;
+SELECT pg_notify(%(channel)s || '_done', wake_key('c:', workflow_uuid)) FROM done;
 
 -- name: workflow_claim_batch
 -- Claim up to n runnable rows of unlimited queues, oldest first within priority. One LATERAL
@@ -163,7 +163,7 @@ WITH dead AS (
     WHERE workflow_uuid = %(workflow_id)s AND owner_token = %(owner_token)s AND status = 'PENDING'
     RETURNING workflow_uuid
 )
-SELECT pg_notify(%(channel)s, wake_key('c:', workflow_uuid)) FROM dead;
+SELECT pg_notify(%(channel)s || '_done', wake_key('c:', workflow_uuid)) FROM dead;
 
 -- name: workflow_cancel
 WITH cancelled AS (
@@ -173,7 +173,9 @@ WITH cancelled AS (
     WHERE workflow_uuid = %(workflow_id)s AND status NOT IN ('SUCCESS', 'ERROR', 'CANCELLED')
     RETURNING workflow_uuid
 )
-SELECT pg_notify(%(channel)s, wake_key('c:', workflow_uuid)) FROM cancelled;
+SELECT pg_notify(%(channel)s || '_done', wake_key('c:', workflow_uuid)),
+       pg_notify(%(channel)s, wake_key('x:', workflow_uuid))
+FROM cancelled;
 
 -- name: workflow_resume
 WITH resumed AS (
@@ -200,7 +202,9 @@ WITH expired AS (
         ORDER BY workflow_deadline_epoch_ms LIMIT %(n)s FOR UPDATE SKIP LOCKED)
     RETURNING workflow_uuid
 )
-SELECT pg_notify(%(channel)s, wake_key('c:', workflow_uuid)), workflow_uuid FROM expired;
+SELECT pg_notify(%(channel)s || '_done', wake_key('c:', workflow_uuid)),
+       pg_notify(%(channel)s, wake_key('x:', workflow_uuid)), workflow_uuid
+FROM expired;
 
 -- name: workflow_list
 SELECT workflow_uuid, status, name, class_name, config_name, inputs, output, error,
