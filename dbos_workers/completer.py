@@ -73,15 +73,6 @@ class GroupCommit(Generic[I, R]):
 
 
 @dataclass(frozen=True)
-class Completion:
-    workflow_id: str
-    owner_token: str
-    status: str
-    output: str | None
-    error: str | None
-
-
-@dataclass(frozen=True)
 class Checkpoint:
     workflow_id: str
     owner_token: str
@@ -91,6 +82,16 @@ class Checkpoint:
     error: str | None
     child_workflow_id: str | None
     started_at_ms: int | None
+
+
+@dataclass(frozen=True)
+class Completion:
+    workflow_id: str
+    owner_token: str
+    status: str
+    output: str | None
+    error: str | None
+    step: Checkpoint | None = None  # a deferred last-step checkpoint, written in the same statement
 
 
 def _columns(items: Sequence[Any], names: dict[str, str]) -> dict[str, Any]:
@@ -107,9 +108,16 @@ class Writers:
         self.checkpoints: GroupCommit[Checkpoint, Row | None] = GroupCommit(self._checkpoint)
 
     def _complete(self, batch: list[Completion]) -> list[None]:
+        steps = [c.step for c in batch]
         self.repo.all("workflow_complete_batch", **_columns(batch, {
             "workflow_ids": "workflow_id", "owner_tokens": "owner_token", "statuses": "status",
-            "outputs": "output", "errors": "error"}), now_ms=self.clock.now_ms(), channel=self.channel)
+            "outputs": "output", "errors": "error"}),
+            step_ids=[s.function_id if s else None for s in steps],
+            step_names=[s.function_name if s else None for s in steps],
+            step_outputs=[s.output if s else None for s in steps],
+            step_errors=[s.error if s else None for s in steps],
+            step_started=[s.started_at_ms if s else None for s in steps],
+            now_ms=self.clock.now_ms(), channel=self.channel)
         return [None] * len(batch)
 
     def _checkpoint(self, batch: list[Checkpoint]) -> list[Row | None]:

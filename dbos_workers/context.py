@@ -24,6 +24,8 @@ class WorkflowContext:
     next_id: int = 0
     cancelled: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # The last step's checkpoint, written with the next operation (or with the outcome).
+    pending: Any = None
 
     def next_function_id(self) -> int:
         with self.lock:

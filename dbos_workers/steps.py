@@ -33,8 +33,17 @@ from .runtime import Runtime
 _MAX_RETRY_SLEEP = 3600.0
 
 
+def flush_pending(rt: Runtime, ctx: WorkflowContext) -> None:
+    """Write the deferred checkpoint of the previous step (before anything else happens)."""
+    checkpoint, ctx.pending = ctx.pending, None
+    if checkpoint is not None:
+        ensure_owner(ctx, rt.writers.checkpoints.submit(checkpoint))
+
+
 def check_cancelled(rt: Runtime, ctx: WorkflowContext) -> None:
-    """Stop here if the workflow was cancelled, passed its deadline, or this process drains."""
+    """At every operation: write the previous step's checkpoint, then stop here if the
+    workflow was cancelled, passed its deadline, or this process drains."""
+    flush_pending(rt, ctx)
     if rt.draining.is_set():
         raise WorkerDrainingError()
     if ctx.cancelled.is_set():
@@ -47,11 +56,19 @@ def check_cancelled(rt: Runtime, ctx: WorkflowContext) -> None:
 
 
 def record_operation(rt: Runtime, ctx: WorkflowContext, fid: int, name: str, *,
-                     output: str | None, error: str | None,
-                     child_workflow_id: str | None = None, started_at_ms: int | None = None) -> None:
-    row = rt.writers.checkpoints.submit(Checkpoint(
-        ctx.workflow_id, ctx.owner_token, fid, name, output, error, child_workflow_id, started_at_ms))
-    ensure_owner(ctx, row)
+                     output: str | None, error: str | None, child_workflow_id: str | None = None,
+                     started_at_ms: int | None = None, defer: bool = False) -> None:
+    """Checkpoint operation fid. With defer, the write waits for the workflow's next operation
+    or its outcome and shares their statement: a step that is the last thing a workflow does
+    costs no commit of its own. (A crash before that write re-runs the step, as a crash right
+    after any step does: steps are at-least-once.)"""
+    flush_pending(rt, ctx)
+    checkpoint = Checkpoint(ctx.workflow_id, ctx.owner_token, fid, name, output, error,
+                            child_workflow_id, started_at_ms)
+    if defer:
+        ctx.pending = checkpoint
+    else:
+        ensure_owner(ctx, rt.writers.checkpoints.submit(checkpoint))
     ctx.recorded[fid] = {"function_name": name, "output": output, "error": error,
                          "child_workflow_id": child_workflow_id}
 
@@ -121,10 +138,10 @@ def run_step(rt: Runtime, opts: StepOptions, func: Callable[..., Any],
         raise
     except Exception as exc:
         record_operation(rt, ctx, fid, opts.name, output=None,
-                         error=rt.serializer.serialize_error(exc), started_at_ms=started)
+                         error=rt.serializer.serialize_error(exc), started_at_ms=started, defer=True)
         raise
     record_operation(rt, ctx, fid, opts.name, output=rt.serializer.serialize(result), error=None,
-                     started_at_ms=started)
+                     started_at_ms=started, defer=True)
     return result
 
 

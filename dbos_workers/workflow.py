@@ -33,7 +33,7 @@ from .errors import (
 from .handle import WorkflowHandle, wait_outcome
 from .registry import WorkflowInfo
 from .runtime import Runtime
-from .steps import record_operation
+from .steps import flush_pending, record_operation
 
 TERMINAL = frozenset({"SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"})
 
@@ -77,6 +77,8 @@ def start(rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[s
     if current_step() is not None:
         raise DBOSWorkersError("workflows cannot be started or enqueued from inside a step")
     parent = current_workflow()
+    if parent is not None:
+        flush_pending(rt, parent)  # the parent's last step is durable before its child exists
     workflow_id, fid = _assign_id(parent)
     inputs = rt.serializer.serialize({"args": args, "kwargs": kwargs})
     opts = start_options()
@@ -157,7 +159,8 @@ def run(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo, args: tuple[Any, 
 def complete(rt: Runtime, ctx: WorkflowContext, status: str, output: str | None,
              error: str | None) -> None:
     """Record the outcome (fenced by the owner token); concurrent calls share one commit."""
-    rt.writers.outcomes.submit(Completion(ctx.workflow_id, ctx.owner_token, status, output, error))
+    step, ctx.pending = ctx.pending, None  # the last step's checkpoint rides along
+    rt.writers.outcomes.submit(Completion(ctx.workflow_id, ctx.owner_token, status, output, error, step))
 
 
 def run_detached(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo,

@@ -45,11 +45,15 @@ SELECT status, output, error FROM workflow_status WHERE workflow_uuid = %(workfl
 
 -- name: workflow_complete_batch
 -- Record the outcomes of several workflows in one statement (group commit), each only if its
--- execution still owns it; wakes get_result waiters.
+-- execution still owns it, together with each one's deferred last-step checkpoint (if any);
+-- wakes get_result waiters.
 WITH input AS (
     SELECT * FROM unnest(%(workflow_ids)s::TEXT[], %(owner_tokens)s::TEXT[], %(statuses)s::TEXT[],
-                         %(outputs)s::TEXT[], %(errors)s::TEXT[])
-        AS t(workflow_uuid, owner_token, status, output, error)
+                         %(outputs)s::TEXT[], %(errors)s::TEXT[], %(step_ids)s::INTEGER[],
+                         %(step_names)s::TEXT[], %(step_outputs)s::TEXT[], %(step_errors)s::TEXT[],
+                         %(step_started)s::BIGINT[])
+        AS t(workflow_uuid, owner_token, status, output, error, step_id, step_name,
+             step_output, step_error, step_started)
 ), done AS (
     UPDATE workflow_status ws
     SET status = input.status, output = input.output, error = input.error,
@@ -58,6 +62,14 @@ WITH input AS (
     WHERE ws.workflow_uuid = input.workflow_uuid AND ws.owner_token = input.owner_token
       AND ws.status = 'PENDING'
     RETURNING ws.workflow_uuid
+), steps AS (
+    INSERT INTO operation_outputs (workflow_uuid, function_id, function_name, output, error,
+                                   started_at_epoch_ms, completed_at_epoch_ms)
+    SELECT i.workflow_uuid, i.step_id, i.step_name, i.step_output, i.step_error,
+           i.step_started, %(now_ms)s
+    FROM input i JOIN done d ON d.workflow_uuid = i.workflow_uuid
+    WHERE i.step_id IS NOT NULL
+    ON CONFLICT (workflow_uuid, function_id) DO NOTHING
 )
 SELECT pg_notify(%(channel)s || '_done', wake_key('c:', workflow_uuid)) FROM done;
 
