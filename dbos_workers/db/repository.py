@@ -142,6 +142,7 @@ class Repository:
 
     def _configure(self, conn: psycopg.Connection[Row]) -> None:
         conn.execute(self._search_path)
+        conn.execute(self._queries["session_generic_plans"])
 
     def open(self) -> None:
         try:
