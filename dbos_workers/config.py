@@ -196,7 +196,7 @@ def build_settings(config: Any) -> Settings:
         log_level=level,
         serializer=_serializer(cfg.get("serializer")),
         worker_processes=_int(cfg, "worker_processes", os.cpu_count() or 1, 0),
-        worker_threads=_int(cfg, "worker_threads", 16, 1),
+        worker_threads=_int(cfg, "worker_threads", 64, 1),
         embedded_data_dir=Path(data_dir).expanduser().resolve(),
         executor_lease_sec=_float(cfg, "executor_lease_sec", 10.0, 1.0),
         polling_interval_sec=_float(cfg, "polling_interval_sec", 1.0, 0.01),

@@ -2,8 +2,9 @@
 before DBOS.launch(): the library forks its worker pool at launch, and the forked workers
 inherit the registry and the shared timestamp arrays.
 
-Settings: worker_processes = --procs, worker_threads = --threads (default 16, the library's
-default), the library's defaults otherwise.
+Settings: worker_processes = --procs, worker_threads = the library's default (64) unless
+`--option dbos-workers:threads=N` names one (the driver's --threads is the job queues'
+concurrency), the library's defaults otherwise.
 """
 
 from __future__ import annotations
@@ -74,13 +75,18 @@ class DbosWorkers(harness.Adapter):
 
     def __init__(self, url: str, args: Any) -> None:
         super().__init__(url, args)
-        self.settings = {"worker_processes": args.procs, "worker_threads": args.threads,
+        self.threads = int(args.options["threads"]) if "threads" in args.options else None
+        self.settings = {"worker_processes": args.procs,
+                         "worker_threads": self.threads or "library default (64)",
                          "other": "library defaults"}
 
     def _launch(self, procs: int) -> None:
-        DBOS(config={"name": "bench", "system_database_url": self.url, "worker_processes": procs,
-                     "worker_threads": self.args.threads, "log_level": "WARNING",
-                     "executor_id": f"bench-{os.getpid()}"})
+        config: dict[str, Any] = {"name": "bench", "system_database_url": self.url,
+                                  "worker_processes": procs, "log_level": "WARNING",
+                                  "executor_id": f"bench-{os.getpid()}"}
+        if self.threads:
+            config["worker_threads"] = self.threads
+        DBOS(config=config)  # type: ignore[arg-type]
         DBOS.launch()
 
     def reset(self) -> None:

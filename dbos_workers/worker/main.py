@@ -39,7 +39,7 @@ class Worker:
         executor_id = f"{settings.executor_id}/{wctx.slot}"
         threads = settings.worker_threads
         self.rt = Runtime(settings=settings, registry=registry, conninfo=conninfo,
-                          executor_id=executor_id, role="worker", pool_size=threads + 4,
+                          executor_id=executor_id, role="worker", pool_size=min(threads, 16) + 4,
                           threads=threads)
         self.drain = threading.Event()
         self.hard_stop = threading.Event()
