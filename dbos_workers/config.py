@@ -76,7 +76,8 @@ class Settings:
 
     @property
     def channel(self) -> str:
-        """The work channel; the done channel is this + '_done' (both <= 63 bytes)."""
+        """The work channel (`q:` wake-ups); `_done` and `_cancel` are appended for the other
+        two (all <= 63 bytes)."""
         name = f"dbos_workers_{self.schema}"
         if len(name) > 58:
             name = "dbos_workers_" + hashlib.md5(self.schema.encode()).hexdigest()[:16]
@@ -85,6 +86,10 @@ class Settings:
     @property
     def done_channel(self) -> str:
         return self.channel + "_done"
+
+    @property
+    def cancel_channel(self) -> str:
+        return self.channel + "_cancel"
 
 
 def _default_executor_id() -> str:

@@ -44,7 +44,11 @@ class Runtime:
         self.repo = Repository(self.conninfo, schema=s.schema, channel=s.channel,
                                pool_size=self.pool_size, app_name=f"dbos_workers:{self.role}")
         self.waiters = Waiters()
-        self.listener = Listener(self.conninfo, s.channel, self.waiters)
+        # Workers need runnable-work wake-ups; every process needs cancellations; the done
+        # channel (completions, messages, events) is subscribed to by whoever waits on one.
+        first = s.channel if self.role == "worker" else s.done_channel
+        self.listener = Listener(self.conninfo, first, self.waiters)
+        self.listener.subscribe(s.cancel_channel)
         self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix=f"dbos-{self.role}")
         self.active: dict[str, WorkflowContext] = {}
         self.active_lock = threading.Lock()
@@ -75,8 +79,6 @@ class Runtime:
 
     def start(self) -> None:
         self.repo.open()
-        if self.role == "app":  # the app process waits on results: listen from the start
-            self.listener.subscribe(self.settings.done_channel)
         self.listener.start()
         self.repo.run("executor_register", instance_id=self.instance_id,
                       executor_id=self.executor_id, host=self.host, pid=self.pid,

@@ -1,9 +1,9 @@
 """One LISTEN connection per process. Notifications are hints, never data: a payload names
-what changed and wakes whoever waits on that key. Two channels: the work channel carries
-`q:<queue>` (runnable work) and `x:<workflow>` (cancelled: stop it), which every worker
-needs; the done channel carries `c:<workflow>` (finished), `m:<workflow>::<topic>` (message)
-and `e:<workflow>::<key>` (event), which only a process with waiters subscribes to, so a
-busy pool does not fan every completion out to every worker.
+what changed and wakes whoever waits on that key. Three channels: the work channel carries
+`q:<queue>` (runnable work) for the workers; the cancel channel `x:<workflow>` (stop it) for
+every process; the done channel `c:<workflow>` (finished), `m:<workflow>::<topic>` (message)
+and `e:<workflow>::<key>` (event) only for a process with waiters, so a busy pool does not
+fan every completion out to every worker, nor every enqueue to the app processes.
 
 Waiters register *before* they check the database, so a notification that lands between the
 check and the wait is never lost; they still re-check on a polling backstop. After a

@@ -21,13 +21,16 @@ Dispatch = Callable[[Row, str], None]
 
 
 class Claimer:
-    def __init__(self, rt: Runtime, queues: list[Queue], capacity: int, dispatch: Dispatch) -> None:
+    def __init__(self, rt: Runtime, queues: list[Queue], capacity: int, dispatch: Dispatch,
+                 stopped: threading.Event | None = None) -> None:
         self.rt, self.capacity, self.dispatch = rt, capacity, dispatch
         self.unlimited = [q.name for q in queues if not q.limits.shared_budget
                           and q.limits.worker_concurrency is None]
         self.special = [q for q in queues if q.name not in self.unlimited]
         self.names = {q.name for q in queues}
         self.wake = threading.Event()
+        self.claim_lock = threading.Lock()  # one claim at a time (loop or listener thread)
+        self.stopped = stopped or threading.Event()  # set when the worker drains: claim nothing
         self._lock = threading.Lock()
         self.running = 0
         self.running_by_queue: dict[str, int] = {}
@@ -35,8 +38,19 @@ class Claimer:
         rt.waiters.on_queue(self._on_queue)
 
     def _on_queue(self, queue: str | None) -> None:
-        if queue is None or queue in self.names:
-            self.wake.set()
+        """A NOTIFY (listener thread). When no claim is running, claim right here: a thread
+        hand-off less between the enqueue and the start. Otherwise wake the claim loop."""
+        if queue is not None and queue not in self.names:
+            return
+        if queue is not None and self.free() > 0 and self.claim_lock.acquire(blocking=False):
+            try:
+                self._claim_all()
+                return
+            except Exception:  # the claim loop retries with its backoff
+                pass
+            finally:
+                self.claim_lock.release()
+        self.wake.set()
 
     def finished(self, queue: str | None) -> None:
         with self._lock:
@@ -51,6 +65,12 @@ class Claimer:
 
     def claim_once(self) -> int:
         """Claim and dispatch what fits now; returns how many rows were claimed."""
+        with self.claim_lock:
+            return self._claim_all()
+
+    def _claim_all(self) -> int:
+        if self.stopped.is_set():
+            return 0
         claimed = 0
         for queue in self.special:
             claimed += self._claim_special(queue)

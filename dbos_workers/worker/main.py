@@ -44,7 +44,7 @@ class Worker:
         self.drain = threading.Event()
         self.hard_stop = threading.Event()
         queues = list(registry.queues.values())
-        self.claimer = Claimer(self.rt, queues, threads, self._dispatch)
+        self.claimer = Claimer(self.rt, queues, threads, self._dispatch, stopped=self.drain)
         self.in_flight: set[str] = set()
         self._lock = threading.Lock()
         self.heartbeat = Heartbeat(self.rt, wctx, self.drain)
@@ -147,6 +147,9 @@ class Worker:
 
     def shutdown(self) -> None:
         timeout = self.wctx.drain_timeout_sec()
+        self.drain.set()
+        with self.claimer.claim_lock:  # a claim under way (listener thread) dispatches first
+            pass
         self.rt.log.info("worker_draining", in_flight=len(self.in_flight), timeout=timeout)
         if not self.hard_stop.is_set():
             deadline = time.monotonic() + timeout

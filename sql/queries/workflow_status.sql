@@ -186,7 +186,7 @@ WITH cancelled AS (
     RETURNING workflow_uuid
 )
 SELECT pg_notify(%(channel)s || '_done', wake_key('c:', workflow_uuid)),
-       pg_notify(%(channel)s, wake_key('x:', workflow_uuid))
+       pg_notify(%(channel)s || '_cancel', wake_key('x:', workflow_uuid))
 FROM cancelled;
 
 -- name: workflow_resume
@@ -215,7 +215,7 @@ WITH expired AS (
     RETURNING workflow_uuid
 )
 SELECT pg_notify(%(channel)s || '_done', wake_key('c:', workflow_uuid)),
-       pg_notify(%(channel)s, wake_key('x:', workflow_uuid)), workflow_uuid
+       pg_notify(%(channel)s || '_cancel', wake_key('x:', workflow_uuid)), workflow_uuid
 FROM expired;
 
 -- name: workflow_list
