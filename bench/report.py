@@ -113,8 +113,9 @@ def _header(meta: dict[str, Any], pgl: dict[str, Any]) -> str:
     text = (f"{meta['date']}  host: {meta['cores']} cores  Postgres {pgf.get('server_version', '?')} "
             f"(fsync={pgf.get('fsync', '?')}, synchronous_commit={pgf.get('synchronous_commit', '?')})  "
             f"load avg before/after: {meta.get('loadavg_start', ['?'])[0]}/{meta.get('loadavg_end', ['?'])[0]}\n"
-            f"N={meta['n']} per burn-down, {meta['procs']} worker processes x {meta['threads']} "
-            f"(per system: see JSON settings); command: {meta['command']}")
+            f"N={meta['n']} per burn-down, {meta['procs']} worker processes; concurrency: job queues "
+            f"{meta['threads']}, dbos-workers its default worker_threads (64) unless "
+            f"--option dbos-workers:threads=N (see JSON settings); command: {meta['command']}")
     if pgl.get("tps"):
         per = ", ".join(f"-c {c}: {t:.0f}" for c, t in pgl["tps_by_clients"].items())
         text += (f"\npgbench 1-row INSERT commits/s: {per} -> {pgl['tps']:.0f} tps; ceilings "
