@@ -118,11 +118,11 @@ def test_console_script_is_declared_and_used_when_installed() -> None:
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
     assert project["scripts"]["dbos-workers"] == "dbos_workers.cli:main"
     script = Path(sys.executable).parent / "dbos-workers"
-    try:  # installed (or editable) metadata lives in site-packages, not in the checkout
-        meta = Path(str(importlib.metadata.distribution("dbos-workers").locate_file(""))).resolve()
-        installed = not meta.is_relative_to(REPO_ROOT)
-    except importlib.metadata.PackageNotFoundError:
-        installed = False
+    # Installed (or editable) into this interpreter: its metadata is under sys.prefix (a stray
+    # egg-info in the checkout, found first through sys.path, does not count).
+    prefix = Path(sys.prefix).resolve()
+    installed = any(Path(str(d.locate_file(""))).resolve().is_relative_to(prefix)
+                    for d in importlib.metadata.distributions(name="dbos-workers"))
     if installed:
         assert script.is_file(), f"dbos-workers is installed but {script} is missing"
         assert cli_command() == [str(script)]

@@ -60,7 +60,7 @@ class ChaosProxy:
                     if not data:
                         return
                     peers[s].sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # cut() closed the sockets under us
             return
         finally:
             for s in (a, b):
