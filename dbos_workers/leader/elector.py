@@ -45,6 +45,7 @@ from ..db.queries import load_queries
 from ..db.repository import Row, compose, connect_direct, mask_url
 from ..errors import DBOSWorkersError
 from ..runtime import Runtime
+from ..service import ThreadService
 
 log = structlog.get_logger("dbos_workers.leader")
 FENCE_WAIT_MS = 1000  # how long a fence waits for the terminated backend to exit
@@ -54,7 +55,9 @@ class LeadershipLostError(DBOSWorkersError):
     """The leader row no longer names this session: another session leads."""
 
 
-class Elector:
+class Elector(ThreadService):
+    thread_name = "dbos-elector"
+
     def __init__(self, rt: Runtime, on_tick: Callable[[], None], *, retry_sec: float = 1.0,
                  probe_sec: float = 1.0) -> None:
         self.rt, self.on_tick = rt, on_tick
@@ -64,21 +67,13 @@ class Elector:
         self.is_leader = threading.Event()
         self.term = 0  # incremented on every election won by this process
         self._renewed = 0.0  # monotonic time just before the last successful renewal
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self._conn: Any = None
         queries = load_queries()
         self._setup = compose(queries["leader_session_setup"], schema=rt.settings.schema)
         self._q = {k: v.encode() for k, v in queries.items()}
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="dbos-elector", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
+    def _stopped(self) -> None:
         self._close()
 
     def lease_valid(self) -> bool:

@@ -8,23 +8,16 @@ import time
 from typing import Any
 
 from ..runtime import Runtime
+from ..service import ThreadService
 
 
-class Heartbeat:
+class Heartbeat(ThreadService):
+    thread_name, join_timeout = "dbos-heartbeat", 2.0
+
     def __init__(self, rt: Runtime, wctx: Any, drain: threading.Event, beat_sec: float = 1.0) -> None:
         self.rt, self.wctx, self.drain, self.beat_sec = rt, wctx, drain, beat_sec
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self.lease_every = max(1.0, rt.settings.executor_lease_sec / 3)
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="dbos-heartbeat", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
 
     def _run(self) -> None:
         last_lease = 0.0
