@@ -71,7 +71,7 @@ def test_delayed_workflow_starts_near_due_time(launch: Any, pg_url: str, schema:
         handle = q.enqueue(stamp)
     assert handle.get_status().status == "DELAYED"
     started = handle.get_result(timeout=15)
-    assert 1.4 <= started - enqueued < 2.6, started - enqueued
+    assert 1.4 <= started - enqueued < 2.5, started - enqueued  # within a second of due
 
 
 def test_deadline_cancels_queued_workflow(launch: Any) -> None:
