@@ -40,6 +40,23 @@ def restart(server: Any) -> None:
            bin_path=server.bin_path, user=server.system_user, timeout=30)
 
 
+def backends(url: str) -> int:
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                               "AND pid <> pg_backend_pid()").fetchone()
+            return int(row[0]) if row else 0
+    except psycopg.OperationalError:
+        return 0
+
+
+def terminate_all(url: str) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()
+    return len(rows)
+
+
 def test_workflows_survive_two_postgres_restarts(private_pg: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     url = str(private_pg.get_uri(database="chaos"))
     schema = f"c_{uuid.uuid4().hex[:8]}"
@@ -58,7 +75,15 @@ def test_workflows_survive_two_postgres_restarts(private_pg: Any, monkeypatch: p
     from dbos_workers import DBOS
 
     DBOS.launch()
-    n = 300
+    from dbos_workers import SetWorkflowID
+
+    with SetWorkflowID("chaos-waiter"):
+        waiter = app.work.enqueue(app.waiter)
+    got_event: list[Any] = []
+    event_waiter = threading.Thread(
+        target=lambda: got_event.append(DBOS.get_event("chaos-waiter", "got", timeout_seconds=120)))
+    event_waiter.start()
+    n = 1000
     handles = [app.work.enqueue(app.three_steps, i) for i in range(n)]
     results: dict[int, Any] = {}
 
@@ -78,10 +103,14 @@ def test_workflows_survive_two_postgres_restarts(private_pg: Any, monkeypatch: p
             return 0
 
     restarts = 0
-    for threshold in (150, 450):
+    for threshold in (600, 1200):
         wait_until(lambda t=threshold: done_steps() >= t, 60, 0.01)
         restart(private_pg)
         restarts += 1
+    # Once the pool has reconnected (listeners and pools of the app and both workers), cut
+    # every one of its connections at once.
+    wait_until(lambda: backends(url) >= 4, 30, 0.01)
+    terminated = terminate_all(url)
     collector.join(120)
     assert not collector.is_alive()
     assert [results[i] for i in range(n)] == [[i * 10, i * 10 + 1, i * 10 + 2] for i in range(n)]
@@ -90,10 +119,17 @@ def test_workflows_survive_two_postgres_restarts(private_pg: Any, monkeypatch: p
         statuses = dict(conn.execute("SELECT status, count(*) FROM workflow_status GROUP BY status").fetchall())
         per_step = conn.execute("SELECT count(*) FROM (SELECT DISTINCT n, k FROM public.chaos_effects) d").fetchone()
         total = conn.execute("SELECT count(*) FROM public.chaos_effects").fetchone()
-    assert statuses == {"SUCCESS": n}
+    # Waiters in recv (a worker) and get_event (this process) survived it all.
+    DBOS.send("chaos-waiter", "hello", "go")
+    assert waiter.get_result(timeout=30) == "hello"
+    event_waiter.join(30)
+    assert got_event == ["hello"]
+    assert statuses == {"SUCCESS": n, "PENDING": 1}  # the waiter is still blocked in recv
     assert per_step is not None and per_step[0] == 3 * n  # every step ran
     assert total is not None
-    print(f"\nchaos restart: workflows={n} restarts={restarts} lost=0 step_executions={total[0]} "
+    assert terminated >= 4
+    print(f"\nchaos restart: workflows={n} restarts={restarts} terminated_connections={terminated} "
+          f"lost=0 step_executions={total[0]} "
           f"re-executions={total[0] - 3 * n}")
     started = time.monotonic()
     DBOS.destroy(workflow_completion_timeout_sec=5, destroy_registry=True)

@@ -26,3 +26,11 @@ def side_effect(n: int, k: int) -> int:
 @DBOS.workflow()
 def three_steps(n: int) -> list[int]:
     return [side_effect(n, k) for k in range(3)]
+
+
+@DBOS.workflow()
+def waiter() -> str:
+    """Waits in recv across the restarts, then publishes what it got as an event."""
+    message = DBOS.recv("go", timeout_seconds=120)
+    DBOS.set_event("got", message)
+    return str(message)
