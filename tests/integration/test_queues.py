@@ -116,16 +116,31 @@ def test_enqueue_errors_are_typed(launch: Any) -> None:
 
 @pytest.mark.parametrize("hostile", ["quote'\"--; DROP TABLE workflow_status;", "x" * 10_000, "ünï\u200bcode"])
 def test_hostile_strings_round_trip(launch: Any, hostile: str, pg_url: str, schema: str) -> None:
+    """Quotes, SQL, 10 kB and odd Unicode as workflow ids, event keys, topics and queue names."""
+    queue_name = hostile if len(hostile) <= 255 else None
+    if queue_name is None:
+        with pytest.raises(DBOSConfigError, match="255"):
+            Queue(hostile)
+    q = Queue(queue_name or "plain")
+
     @DBOS.workflow()
     def echo(s: str) -> str:
         DBOS.set_event(hostile, s)
         return s
 
-    launch()
+    @DBOS.workflow()
+    def listen() -> str:
+        return str(DBOS.recv(hostile, timeout_seconds=10))
+
+    launch(worker_processes=1)
     with SetWorkflowID(hostile):
         assert echo(hostile) == hostile
     assert DBOS.get_event(hostile, hostile, timeout_seconds=1) == hostile
-    assert query(pg_url, schema, "SELECT count(*) AS n FROM workflow_status")[0]["n"] == 1
+    handle = q.enqueue(listen)
+    DBOS.send(handle.workflow_id, hostile, hostile)
+    assert handle.get_result(timeout=10) == hostile
+    assert handle.get_status().queue_name == (queue_name or "plain")
+    assert query(pg_url, schema, "SELECT count(*) AS n FROM workflow_status")[0]["n"] == 2
 
 
 def test_nul_bytes_are_rejected_early(launch: Any) -> None:
