@@ -9,6 +9,7 @@ claimer on every host counts the same committed rows. worker_concurrency is coun
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable
 
@@ -18,6 +19,26 @@ from ..queue import Queue
 from ..runtime import Runtime
 
 Dispatch = Callable[[Row, str], None]
+CPU_BOUND_IN_FLIGHT = 2
+
+
+class CpuLoad:
+    """This process's CPU use over the last ~0.5 s, as a fraction of one core."""
+
+    def __init__(self, window: float = 0.5, threshold: float = 0.85) -> None:
+        self.window, self.threshold = window, threshold
+        self._lock = threading.Lock()
+        self._mark = (time.monotonic(), time.process_time())
+        self._load = 0.0
+
+    def saturated(self) -> bool:
+        now, cpu = time.monotonic(), time.process_time()
+        with self._lock:
+            wall = now - self._mark[0]
+            if wall >= self.window:
+                self._load = (cpu - self._mark[1]) / wall
+                self._mark = (now, cpu)
+            return self._load >= self.threshold
 
 
 class Claimer:
@@ -30,6 +51,7 @@ class Claimer:
         self.names = {q.name for q in queues}
         self.wake = threading.Event()
         self.claim_lock = threading.Lock()  # one claim at a time (loop or listener thread)
+        self.cpu = CpuLoad()
         self.stopped = stopped or threading.Event()  # set when the worker drains: claim nothing
         self._lock = threading.Lock()
         self.running = 0
@@ -60,8 +82,14 @@ class Claimer:
         self.wake.set()
 
     def free(self) -> int:
+        """Slots to claim for. A process whose threads keep a core busy (CPU-bound workflows
+        under the GIL) claims only enough to keep CPU_BOUND_IN_FLIGHT running: more would sit
+        idle here while another worker has a free core."""
         with self._lock:
-            return self.capacity - self.running
+            running = self.running
+        if self.cpu.saturated():
+            return max(0, min(self.capacity, CPU_BOUND_IN_FLIGHT) - running)
+        return self.capacity - running
 
     def claim_once(self) -> int:
         """Claim and dispatch what fits now; returns how many rows were claimed."""
