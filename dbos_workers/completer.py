@@ -33,8 +33,6 @@ class GroupCommit(Generic[I, R]):
         self._cond = threading.Condition()
         self._pending: list[_Slot[I, R]] = []
         self._flushing = False
-        self.flushes = 0
-        self.items = 0
 
     def submit(self, item: I) -> R:
         slot: _Slot[I, R] = _Slot(item)
@@ -67,8 +65,6 @@ class GroupCommit(Generic[I, R]):
                 if failure is None:
                     s.result = results[i]
             self._flushing = False
-            self.flushes += 1
-            self.items += len(batch)
             self._cond.notify_all()
 
 

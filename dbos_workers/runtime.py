@@ -58,7 +58,7 @@ class Runtime:
         self.log = log.bind(executor_id=self.executor_id, pid=self.pid, role=self.role)
         self.draining = threading.Event()
         self.closed = False
-        self.waiters.on_completion(self._stop_if_active)
+        self.waiters.on_cancel(self._stop_if_active)
 
     def listen_done(self, timeout: float = 5.0) -> None:
         """Before waiting on a completion, message or event: make sure this process LISTENs on
@@ -133,9 +133,6 @@ class Runtime:
                 self.idle.wait(remaining)
         return True
 
-    def active_count(self) -> int:
-        with self.active_lock:
-            return len(self.active)
 
 
 _process_runtime: Runtime | None = None

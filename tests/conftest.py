@@ -19,8 +19,6 @@ import pytest
 from dbos_workers import DBOS
 from dbos_workers.db import migrate
 
-pytest_plugins: list[str] = []
-
 
 @pytest.fixture(scope="session")
 def pg_url(tmp_path_factory: pytest.TempPathFactory) -> str:

@@ -44,7 +44,7 @@ class Waiters:
         self._lock = threading.Lock()
         self._events: dict[str, set[threading.Event]] = {}
         self._queue_callbacks: list[Callable[[str | None], None]] = []
-        self._completion_hooks: list[Callable[[str], None]] = []
+        self._cancel_hooks: list[Callable[[str], None]] = []
 
     @contextlib.contextmanager
     def watch(self, key: str) -> Iterator[threading.Event]:
@@ -65,9 +65,9 @@ class Waiters:
         """callback(queue_name) on `q:` payloads; callback(None) after a reconnect."""
         self._queue_callbacks.append(callback)
 
-    def on_completion(self, hook: Callable[[str], None]) -> None:
+    def on_cancel(self, hook: Callable[[str], None]) -> None:
         """hook(wake key of a workflow id) on `x:` payloads (a workflow was cancelled)."""
-        self._completion_hooks.append(hook)
+        self._cancel_hooks.append(hook)
 
     def dispatch(self, payload: str) -> None:
         if payload.startswith("q:"):
@@ -75,7 +75,7 @@ class Waiters:
                 callback(payload[2:])
             return
         if payload.startswith("x:"):
-            for hook in self._completion_hooks:
+            for hook in self._cancel_hooks:
                 hook(payload[2:])
             return
         with self._lock:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, LiteralString, TypeVar, cast
 
 import psycopg
@@ -106,9 +106,6 @@ class Tx:
     def _execute(self, name: str, params: dict[str, Any]) -> psycopg.Cursor[Row]:
         return self._conn.execute(self._queries[name], params)
 
-    def execute_composed(self, statement: sql.Composed, params: dict[str, Any] | None = None) -> None:
-        self._conn.execute(statement, params)
-
     def one(self, name: str, /, **params: Any) -> Row | None:
         return self._execute(name, params).fetchone()
 
@@ -197,15 +194,6 @@ class Repository:
 
     def run(self, name: str, /, *, retry: bool = True, **params: Any) -> int:
         return self.call(lambda tx: tx.run(name, **params), retry=retry)
-
-    @contextlib.contextmanager
-    def connection(self) -> Iterator[Tx]:
-        """A pooled connection for a caller that manages its own statements (no retry)."""
-        try:
-            with self._pool.connection() as conn:
-                yield Tx(conn, self._queries)
-        except psycopg.Error as exc:
-            raise translate(exc) from None
 
 
 def connect_direct(conninfo: str, *, autocommit: bool = True, **kwargs: Any) -> psycopg.Connection[Row]:

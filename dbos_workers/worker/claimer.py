@@ -56,7 +56,6 @@ class Claimer:
         self._lock = threading.Lock()
         self.running = 0
         self.running_by_queue: dict[str, int] = {}
-        self.claimed_total = 0
         rt.waiters.on_queue(self._on_queue)
 
     def _on_queue(self, queue: str | None) -> None:
@@ -143,7 +142,6 @@ class Claimer:
             for row in rows:
                 q = row["queue_name"]
                 self.running_by_queue[q] = self.running_by_queue.get(q, 0) + 1
-        self.claimed_total += len(rows)
         for row in rows:
             self.rt.log.debug("workflow_claimed", workflow_id=row["workflow_uuid"],
                               queue=row["queue_name"])

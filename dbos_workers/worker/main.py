@@ -10,6 +10,7 @@ as the supervisor's forward.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -168,7 +169,7 @@ class Worker:
 
 def run_worker(settings: Settings, registry: Registry, conninfo: str, wctx: Any) -> int:
     configure(settings.log_level)
-    bind_process(pid=wctx_pid(), slot=wctx.slot, executor_id=f"{settings.executor_id}/{wctx.slot}")
+    bind_process(pid=os.getpid(), slot=wctx.slot, executor_id=f"{settings.executor_id}/{wctx.slot}")
     try:
         worker = Worker(settings, registry, conninfo, wctx)
         worker.boot()
@@ -181,8 +182,3 @@ def run_worker(settings: Settings, registry: Registry, conninfo: str, wctx: Any)
         worker.shutdown()
     return 0
 
-
-def wctx_pid() -> int:
-    import os
-
-    return os.getpid()
