@@ -28,3 +28,15 @@ def query(url: str, schema: str, statement: str, *params: Any) -> list[dict[str,
         conn.execute(psycopg.sql.SQL("SET search_path TO {}").format(psycopg.sql.Identifier(schema)))
         cur = conn.execute(statement.encode(), params or None)
         return cur.fetchall() if cur.description else []
+
+
+def wait_for_waiter(key: str, timeout: float = 10.0) -> None:
+    """Until some thread of this process waits on a notification key (e.g. 'c:<workflow id>'),
+    so a test can act at the moment the waiter is blocked instead of sleeping."""
+    from dbos_workers import DBOS
+    from dbos_workers.db.listener import wake_key
+
+    prefix, _, rest = key.partition(":")
+    wanted = wake_key(prefix + ":", rest)
+    waiters = DBOS._rt().waiters
+    wait_until(lambda: wanted in waiters._events, timeout, 0.002)

@@ -14,7 +14,7 @@ from dbos_workers import (
     SetWorkflowID,
     SetWorkflowTimeout,
 )
-from tests.helpers import query, wait_until
+from tests.helpers import query, wait_for_waiter, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -30,8 +30,7 @@ def test_send_recv_latency_and_exactly_once(launch: Any, pg_url: str, schema: st
     launch()
     with SetWorkflowID("rx"):
         handle = DBOS.start_workflow(receiver)
-    # Wait until the receiver is blocked in recv (its first operation not recorded yet).
-    time.sleep(0.2)
+    wait_for_waiter("m:rx::t")  # the receiver is blocked in recv
     sent = time.monotonic()
     DBOS.send("rx", {"n": 1}, "t")
     wait_until(lambda: query(pg_url, schema, "SELECT 1 FROM operation_outputs WHERE workflow_uuid='rx'"), 2, 0.002)
@@ -86,7 +85,7 @@ def test_get_event_wakes_within_100ms(launch: Any) -> None:
 
     t = threading.Thread(target=getter)
     t.start()
-    time.sleep(0.2)  # getter is waiting
+    wait_for_waiter("e:pub2::k")  # the getter is blocked in get_event
     sent = time.monotonic()
     DBOS.send("pub2", None, "go")
     t.join(10)

@@ -18,7 +18,7 @@ from dbos_workers import (
     DBOSUnexpectedStepError,
     SetWorkflowID,
 )
-from tests.helpers import query
+from tests.helpers import query, wait_for_waiter
 
 pytestmark = pytest.mark.integration
 
@@ -241,7 +241,7 @@ def test_get_result_wakes_on_completion(launch: Any) -> None:
 
     t = threading.Thread(target=waiter)
     t.start()
-    time.sleep(0.3)  # let the waiter block on its notification (not a synchronization)
+    wait_for_waiter(f"c:{handle.workflow_id}")  # the waiter is blocked on its notification
     released = time.monotonic()
     release.set()
     t.join(10)
