@@ -19,53 +19,72 @@ I = TypeVar("I")  # noqa: E741
 R = TypeVar("R")
 
 
-@dataclass
 class _Slot(Generic[I, R]):
-    item: I
-    done: bool = False
-    result: R | None = None
-    failure: BaseException | None = None
+    """One submitted write. Its gate is held until a flusher releases it: either the write is
+    done, or the slot was handed the flusher role."""
+
+    __slots__ = ("done", "failure", "gate", "item", "result")
+
+    def __init__(self, item: I) -> None:
+        self.item = item
+        self.done = False
+        self.result: R | None = None
+        self.failure: BaseException | None = None
+        self.gate = threading.Lock()
+        self.gate.acquire()
 
 
 class GroupCommit(Generic[I, R]):
+    """Waiters sleep on their own slot's gate, so a flush wakes exactly the callers whose
+    writes it committed (and the next flusher), not every waiting thread."""
+
     def __init__(self, flush: Callable[[list[I]], Sequence[R]], max_batch: int = MAX_BATCH) -> None:
         self._flush_fn, self.max_batch = flush, max_batch
-        self._cond = threading.Condition()
+        self._mutex = threading.Lock()
         self._pending: list[_Slot[I, R]] = []
         self._flushing = False
 
     def submit(self, item: I) -> R:
         slot: _Slot[I, R] = _Slot(item)
-        with self._cond:
+        with self._mutex:
             self._pending.append(slot)
-        while True:
-            with self._cond:
-                while self._flushing and not slot.done:
-                    self._cond.wait()
+            lead = not self._flushing
+            self._flushing = True
+        while not slot.done:
+            if not lead:
+                slot.gate.acquire()  # released when done, or when handed the flusher role
                 if slot.done:
                     break
+            with self._mutex:
                 batch = self._pending[:self.max_batch]
                 del self._pending[:self.max_batch]
-                self._flushing = True
-            self._flush(batch)
+            self._flush(batch, slot)
+            lead = True
         if slot.failure is not None:
             raise slot.failure
         return slot.result  # type: ignore[return-value]
 
-    def _flush(self, batch: list[_Slot[I, R]]) -> None:
+    def _flush(self, batch: list[_Slot[I, R]], me: _Slot[I, R]) -> None:
         failure: BaseException | None = None
         results: Sequence[R] = ()
         try:
             results = self._flush_fn([s.item for s in batch])
         except BaseException as exc:  # every waiter of this batch sees the failure
             failure = exc
-        with self._cond:
-            for i, s in enumerate(batch):
-                s.done, s.failure = True, failure
-                if failure is None:
-                    s.result = results[i]
-            self._flushing = False
-            self._cond.notify_all()
+        for i, s in enumerate(batch):
+            s.failure = failure
+            if failure is None:
+                s.result = results[i]
+            s.done = True
+            if s is not me:
+                s.gate.release()
+        if not me.done:
+            return  # our own write is still pending (a batch overflow): keep the role
+        with self._mutex:
+            if self._pending:
+                self._pending[0].gate.release()  # hand the flusher role on
+            else:
+                self._flushing = False
 
 
 @dataclass(frozen=True)

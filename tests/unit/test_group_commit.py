@@ -1,0 +1,140 @@
+"""GroupCommit: every submitted item is flushed exactly once, its caller gets its own result
+only after its batch's flush returned, failures reach exactly the callers of that batch, and
+concurrent callers share flushes."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from dbos_workers.completer import GroupCommit
+
+
+class Recorder:
+    def __init__(self, fail_on: int | None = None, delay: threading.Event | None = None) -> None:
+        self.batches: list[list[int]] = []
+        self.flushed: set[int] = set()
+        self.fail_on, self.delay = fail_on, delay
+        self.lock = threading.Lock()
+
+    def __call__(self, items: list[int]) -> list[int]:
+        if self.delay is not None:
+            self.delay.wait(5)
+        with self.lock:
+            self.batches.append(list(items))
+        if self.fail_on is not None and self.fail_on in items:
+            raise ValueError(f"batch with {self.fail_on}")
+        with self.lock:
+            self.flushed.update(items)
+        return [i * 10 for i in items]
+
+
+def _run_threads(gc: GroupCommit[int, int], items: list[int]) -> dict[int, object]:
+    out: dict[int, object] = {}
+    barrier = threading.Barrier(len(items))
+
+    def call(i: int) -> None:
+        barrier.wait()
+        try:
+            out[i] = gc.submit(i)
+        except ValueError as exc:
+            out[i] = exc
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in items]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert not any(t.is_alive() for t in threads), "a submitter never returned"
+    return out
+
+
+def test_each_item_flushed_once_with_its_own_result() -> None:
+    rec = Recorder()
+    gc: GroupCommit[int, int] = GroupCommit(rec)
+    out = _run_threads(gc, list(range(200)))
+    assert out == {i: i * 10 for i in range(200)}
+    flat = [i for b in rec.batches for i in b]
+    assert sorted(flat) == list(range(200))  # once each
+
+
+def test_callers_arriving_during_a_flush_share_the_next_one() -> None:
+    gate = threading.Event()
+    rec = Recorder(delay=gate)
+    gc: GroupCommit[int, int] = GroupCommit(rec)
+    first = threading.Thread(target=gc.submit, args=(-1,))
+    first.start()
+    results: dict[int, int] = {}
+    others = [threading.Thread(target=lambda i=i: results.__setitem__(i, gc.submit(i))) for i in range(50)]
+    for t in others:
+        t.start()
+    deadline = threading.Event()
+    while len(gc._pending) < 50 and not deadline.wait(0.001):  # all 50 queued behind the flush
+        pass
+    gate.set()
+    first.join(5)
+    for t in others:
+        t.join(5)
+    assert results == {i: i * 10 for i in range(50)}
+    assert rec.batches[0] == [-1]
+    assert sorted(rec.batches[1]) == list(range(50))  # one flush for all fifty
+    assert len(rec.batches) == 2
+
+
+def test_max_batch_is_honoured_and_overflow_still_completes() -> None:
+    gate = threading.Event()
+    rec = Recorder(delay=gate)
+    gc: GroupCommit[int, int] = GroupCommit(rec, max_batch=7)
+    first = threading.Thread(target=gc.submit, args=(-1,))
+    first.start()
+    results: dict[int, int] = {}
+    others = [threading.Thread(target=lambda i=i: results.__setitem__(i, gc.submit(i))) for i in range(30)]
+    for t in others:
+        t.start()
+    while len(gc._pending) < 30:
+        threading.Event().wait(0.001)
+    gate.set()
+    for t in [first, *others]:
+        t.join(5)
+    assert results == {i: i * 10 for i in range(30)}
+    assert max(len(b) for b in rec.batches) <= 7
+    assert sorted(i for b in rec.batches[1:] for i in b) == list(range(30))
+
+
+def test_a_failed_flush_fails_exactly_its_batch() -> None:
+    gate = threading.Event()
+    rec = Recorder(fail_on=3, delay=gate)
+    gc: GroupCommit[int, int] = GroupCommit(rec)
+    first = threading.Thread(target=gc.submit, args=(-1,))
+    first.start()
+    out: dict[int, object] = {}
+
+    def call(i: int) -> None:
+        try:
+            out[i] = gc.submit(i)
+        except ValueError as exc:
+            out[i] = exc
+
+    others = [threading.Thread(target=call, args=(i,)) for i in range(10)]
+    for t in others:
+        t.start()
+    while len(gc._pending) < 10:
+        threading.Event().wait(0.001)
+    gate.set()
+    for t in [first, *others]:
+        t.join(5)
+    assert all(isinstance(out[i], ValueError) for i in range(10))  # all ten shared the failed flush
+    assert rec.flushed == {-1}
+    # The next caller is not poisoned by the failure.
+    rec.fail_on = None
+    assert gc.submit(42) == 420
+
+
+def test_single_caller_flushes_inline() -> None:
+    rec = Recorder()
+    gc: GroupCommit[int, int] = GroupCommit(rec)
+    assert [gc.submit(i) for i in range(3)] == [0, 10, 20]
+    assert rec.batches == [[0], [1], [2]]
+    with pytest.raises(ValueError):
+        GroupCommit(Recorder(fail_on=5)).submit(5)
