@@ -11,6 +11,37 @@ from typing import Any
 from .errors import DBOSConfigError
 
 
+class CancelFlag:
+    """threading.Event's is_set/set/wait, with the Event (and its Condition) made only when
+    someone waits: most workflows are never cancelled and never sleep."""
+
+    __slots__ = ("_event", "_flag")
+    _guard = threading.Lock()
+
+    def __init__(self) -> None:
+        self._flag = False
+        self._event: threading.Event | None = None
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    def set(self) -> None:
+        with CancelFlag._guard:
+            self._flag = True
+            event = self._event
+        if event is not None:
+            event.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        with CancelFlag._guard:
+            if self._flag:
+                return True
+            if self._event is None:
+                self._event = threading.Event()
+            event = self._event
+        return event.wait(timeout)
+
+
 @dataclass
 class WorkflowContext:
     """State of one workflow execution in this thread."""
@@ -22,7 +53,7 @@ class WorkflowContext:
     deadline_ms: int | None = None
     queue_name: str | None = None
     next_id: int = 0
-    cancelled: threading.Event = field(default_factory=threading.Event)
+    cancelled: CancelFlag = field(default_factory=CancelFlag)
     lock: threading.Lock = field(default_factory=threading.Lock)
     # The last step's checkpoint, written with the next operation (or with the outcome).
     pending: Any = None

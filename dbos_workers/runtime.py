@@ -7,7 +7,6 @@ import os
 import socket
 import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import structlog
@@ -19,6 +18,7 @@ from .context import WorkflowContext
 from .db.listener import Listener, Waiters, wake_key
 from .db.repository import Repository
 from .notifier import QueueWakeCoalescer
+from .pool import ThreadPool
 from .registry import Registry
 
 log = structlog.get_logger("dbos_workers.runtime")
@@ -49,7 +49,7 @@ class Runtime:
         first = s.channel if self.role == "worker" else s.done_channel
         self.listener = Listener(self.conninfo, first, self.waiters)
         self.listener.subscribe(s.cancel_channel)
-        self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix=f"dbos-{self.role}")
+        self.pool = ThreadPool(self.threads, f"dbos-{self.role}")
         self.active: dict[str, WorkflowContext] = {}
         self.active_lock = threading.Lock()
         self.idle = threading.Condition(self.active_lock)
@@ -104,7 +104,7 @@ class Runtime:
     def stop(self, wait_threads: bool = False) -> None:
         self.closed = True
         self.coalescer.close()
-        self.pool.shutdown(wait=wait_threads, cancel_futures=True)
+        self.pool.shutdown(wait=wait_threads, cancel_pending=True)
         self.listener.stop()
         try:
             self.repo.run("executor_stopped", instance_id=self.instance_id,
