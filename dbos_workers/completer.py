@@ -1,7 +1,9 @@
 """Group commit: concurrent writes of the same kind (workflow outcomes, step checkpoints)
-share one statement and one commit (River's completer idea). No background thread: the
-first caller that finds no flush running becomes the flusher for everything pending; the
-others wait for their batch's commit, so a call still returns only once its write is durable.
+share one statement and one commit (River's completer idea). One flusher thread per kind takes
+everything pending, writes it in one statement, then releases exactly the callers of that
+batch: `submit` returns only once its write is durable; `submit_nowait` returns at once and
+calls back (in the flusher thread) once it is, so a pool thread whose workflow is finished
+goes on to the next one instead of sleeping through the commit.
 """
 
 from __future__ import annotations
@@ -11,80 +13,118 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import structlog
+
 from .clock import Clock
 from .db.repository import Repository, Row
 
 MAX_BATCH = 256
 I = TypeVar("I")  # noqa: E741
 R = TypeVar("R")
+log = structlog.get_logger("dbos_workers.completer")
+Then = Callable[[BaseException | None], None]
 
 
 class _Slot(Generic[I, R]):
-    """One submitted write. Its gate is held until a flusher releases it: either the write is
-    done, or the slot was handed the flusher role."""
+    """One submitted write: a synchronous caller sleeps on its gate until the flusher releases
+    it; an asynchronous one left a callback."""
 
-    __slots__ = ("done", "failure", "gate", "item", "result")
+    __slots__ = ("failure", "gate", "item", "result", "then")
 
-    def __init__(self, item: I) -> None:
-        self.item = item
-        self.done = False
+    def __init__(self, item: I, then: Then | None) -> None:
+        self.item, self.then = item, then
         self.result: R | None = None
         self.failure: BaseException | None = None
-        self.gate = threading.Lock()
-        self.gate.acquire()
+        self.gate: threading.Lock | None = None
+        if then is None:
+            self.gate = threading.Lock()
+            self.gate.acquire()
 
 
 class GroupCommit(Generic[I, R]):
-    """Waiters sleep on their own slot's gate, so a flush wakes exactly the callers whose
-    writes it committed (and the next flusher), not every waiting thread."""
-
-    def __init__(self, flush: Callable[[list[I]], Sequence[R]], max_batch: int = MAX_BATCH) -> None:
-        self._flush_fn, self.max_batch = flush, max_batch
+    def __init__(self, flush: Callable[[list[I]], Sequence[R]], max_batch: int = MAX_BATCH,
+                 name: str = "dbos-group-commit") -> None:
+        self._flush_fn, self.max_batch, self.name = flush, max_batch, name
         self._mutex = threading.Lock()
         self._pending: list[_Slot[I, R]] = []
-        self._flushing = False
+        self._wake = threading.Lock()  # held while the flusher sleeps; released to wake it
+        self._wake.acquire()
+        self._sleeping = False
+        self._thread: threading.Thread | None = None
+        self._closed = False
 
     def submit(self, item: I) -> R:
-        slot: _Slot[I, R] = _Slot(item)
-        with self._mutex:
-            self._pending.append(slot)
-            lead = not self._flushing
-            self._flushing = True
-        while not slot.done:
-            if not lead:
-                slot.gate.acquire()  # released when done, or when handed the flusher role
-                if slot.done:
-                    break
-            with self._mutex:
-                batch = self._pending[:self.max_batch]
-                del self._pending[:self.max_batch]
-            self._flush(batch, slot)
-            lead = True
+        """Write item with the next batch; returns its result once committed."""
+        slot: _Slot[I, R] = _Slot(item, None)
+        self._put(slot)
+        assert slot.gate is not None
+        slot.gate.acquire()
         if slot.failure is not None:
             raise slot.failure
         return slot.result  # type: ignore[return-value]
 
-    def _flush(self, batch: list[_Slot[I, R]], me: _Slot[I, R]) -> None:
+    def submit_nowait(self, item: I, then: Then) -> None:
+        """Write item with the next batch; then(None) runs in the flusher thread once it is
+        committed, then(exception) if the write failed. `then` must not submit."""
+        self._put(_Slot(item, then))
+
+    def _put(self, slot: _Slot[I, R]) -> None:
+        with self._mutex:
+            if self._closed:
+                raise RuntimeError(f"{self.name}: closed")
+            self._pending.append(slot)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
+                self._thread.start()
+            elif self._sleeping:
+                self._sleeping = False
+                self._wake.release()
+
+    def _loop(self) -> None:
+        while True:
+            with self._mutex:
+                batch = self._pending[:self.max_batch]
+                del self._pending[:self.max_batch]
+                if not batch:
+                    if self._closed:
+                        return
+                    self._sleeping = True
+            if batch:
+                self._flush(batch)
+            else:
+                self._wake.acquire()
+
+    def _flush(self, batch: list[_Slot[I, R]]) -> None:
         failure: BaseException | None = None
         results: Sequence[R] = ()
         try:
             results = self._flush_fn([s.item for s in batch])
-        except BaseException as exc:  # every waiter of this batch sees the failure
+        except BaseException as exc:  # every caller of this batch sees the failure
             failure = exc
         for i, s in enumerate(batch):
             s.failure = failure
             if failure is None:
                 s.result = results[i]
-            s.done = True
-            if s is not me:
+            if s.gate is not None:
                 s.gate.release()
-        if not me.done:
-            return  # our own write is still pending (a batch overflow): keep the role
+            elif s.then is not None:
+                try:
+                    s.then(failure)
+                except Exception as exc:
+                    log.error("group_commit_callback_failed", name=self.name, error=repr(exc)[:300])
+
+    def close(self, timeout: float) -> bool:
+        """Write what is pending, stop the flusher; False if it did not finish in time."""
         with self._mutex:
-            if self._pending:
-                self._pending[0].gate.release()  # hand the flusher role on
-            else:
-                self._flushing = False
+            self._closed = True
+            thread = self._thread
+            if self._sleeping:
+                self._sleeping = False
+                self._wake.release()
+        if thread is None or thread is threading.current_thread():
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
 
 
 @dataclass(frozen=True)
@@ -119,8 +159,13 @@ class Writers:
 
     def __init__(self, repo: Repository, channel: str, clock: Clock) -> None:
         self.repo, self.channel, self.clock = repo, channel, clock
-        self.outcomes: GroupCommit[Completion, None] = GroupCommit(self._complete)
-        self.checkpoints: GroupCommit[Checkpoint, Row | None] = GroupCommit(self._checkpoint)
+        self.outcomes: GroupCommit[Completion, None] = GroupCommit(self._complete, name="dbos-outcomes")
+        self.checkpoints: GroupCommit[Checkpoint, Row | None] = GroupCommit(
+            self._checkpoint, name="dbos-checkpoints")
+
+    def close(self, timeout: float = 5.0) -> bool:
+        """Write what is pending (both kinds) and stop the flushers."""
+        return self.outcomes.close(timeout) & self.checkpoints.close(timeout)
 
     def _complete(self, batch: list[Completion]) -> list[None]:
         steps = [c.step for c in batch]

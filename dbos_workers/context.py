@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -57,6 +58,10 @@ class WorkflowContext:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # The last step's checkpoint, written with the next operation (or with the outcome).
     pending: Any = None
+    # Set for pool-run workflows: the outcome is written without waiting, and this runs (in
+    # the group-commit thread) once it is durable, or with the write's exception.
+    on_durable: Callable[[BaseException | None], None] | None = None
+    deferred: bool = False  # the outcome was handed to the group commit (on_durable will run)
 
     def next_function_id(self) -> int:
         with self.lock:

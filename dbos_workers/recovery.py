@@ -10,6 +10,7 @@ import os
 import uuid
 from typing import Any
 
+from .completer import Then
 from .db.repository import Row
 from .errors import DBOSWorkflowFunctionNotFoundError
 from .runtime import Runtime
@@ -90,8 +91,10 @@ def take_over(rt: Runtime, row: Row) -> tuple[Row, str] | None:
     return (claimed, token) if claimed else None
 
 
-def execute(rt: Runtime, row: Row, token: str) -> None:
-    """Run a claimed/recovered row to completion in this thread (replaying its steps)."""
+def execute(rt: Runtime, row: Row, token: str, on_durable: Then | None = None) -> bool:
+    """Run a claimed/recovered row to completion in this thread (replaying its steps). With
+    on_durable, the outcome may be written after this returns: True means on_durable will be
+    called once it is (the caller must not consider the workflow finished before)."""
     from .context import WorkflowContext
 
     workflow_id = row["workflow_uuid"]
@@ -102,21 +105,23 @@ def execute(rt: Runtime, row: Row, token: str) -> None:
                     now_ms=rt.clock.now_ms(), channel=rt.settings.channel)
         rt.log.warning("workflow_dead_lettered", workflow_id=workflow_id,
                        attempts=row["recovery_attempts"])
-        return
+        return False
     info = rt.registry.workflows.get(row["name"])
     if info is None:
         error = DBOSWorkflowFunctionNotFoundError(row["name"], " in this process")
         complete(rt, stub, "ERROR", None, rt.serializer.serialize_error(error))
         rt.log.error("workflow_function_not_found", workflow_id=workflow_id, name=row["name"])
-        return
+        return False
     try:
         inputs: dict[str, Any] = rt.serializer.deserialize(row["inputs"])
         args, kwargs = tuple(inputs["args"]), dict(inputs["kwargs"])
     except Exception as exc:
         complete(rt, stub, "ERROR", None, rt.serializer.serialize_error(exc))
-        return
+        return False
     ctx = resume_context(rt, row, token)
+    ctx.on_durable = on_durable
     run_detached(rt, ctx, info, args, kwargs)
+    return ctx.deferred
 
 
 def recover_own(rt: Runtime, executor_id: str) -> list[str]:

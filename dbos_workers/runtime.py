@@ -105,6 +105,8 @@ class Runtime:
         self.closed = True
         self.coalescer.close()
         self.pool.shutdown(wait=wait_threads, cancel_pending=True)
+        if not self.writers.close(timeout=5.0):
+            self.log.warning("group_commit_close_timeout")
         self.listener.stop()
         try:
             self.repo.run("executor_stopped", instance_id=self.instance_id,

@@ -153,14 +153,27 @@ def run(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo, args: tuple[Any, 
     finally:
         _options.reset(options_token)
         exit_workflow(token)
-        rt.remove_active(ctx.workflow_id)
+        if not ctx.deferred:
+            rt.remove_active(ctx.workflow_id)
 
 
 def complete(rt: Runtime, ctx: WorkflowContext, status: str, output: str | None,
              error: str | None) -> None:
-    """Record the outcome (fenced by the owner token); concurrent calls share one commit."""
+    """Record the outcome (fenced by the owner token); concurrent calls share one commit.
+    With ctx.on_durable set, return at once: the group commit calls it when written."""
     step, ctx.pending = ctx.pending, None  # the last step's checkpoint rides along
-    rt.writers.outcomes.submit(Completion(ctx.workflow_id, ctx.owner_token, status, output, error, step))
+    outcome = Completion(ctx.workflow_id, ctx.owner_token, status, output, error, step)
+    then = ctx.on_durable
+    if then is None:
+        rt.writers.outcomes.submit(outcome)
+        return
+
+    def durable(failure: BaseException | None) -> None:
+        rt.remove_active(ctx.workflow_id)
+        then(failure)
+
+    rt.writers.outcomes.submit_nowait(outcome, durable)
+    ctx.deferred = True
 
 
 def run_detached(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo,

@@ -64,15 +64,25 @@ class Worker:
         self.rt.pool.submit(self._execute, row, token)
 
     def _execute(self, row: Row, token: str) -> None:
+        deferred = False
         try:
-            execute(self.rt, row, token)
+            deferred = execute(self.rt, row, token, on_durable=lambda failure: self._done(row, failure))
         except Exception as exc:
             self.rt.log.error("workflow_execute_failed", workflow_id=row["workflow_uuid"],
                               error=repr(exc)[:300])
         finally:
-            with self._lock:
-                self.in_flight.discard(row["workflow_uuid"])
-            self.claimer.finished(row["queue_name"])
+            if not deferred:
+                self._done(row, None)
+
+    def _done(self, row: Row, failure: BaseException | None) -> None:
+        """The workflow's outcome is durable (or its write failed: the row stays PENDING and
+        the orphan sweep hands it back): free its slot."""
+        if failure is not None:
+            self.rt.log.error("workflow_outcome_write_failed", workflow_id=row["workflow_uuid"],
+                              error=repr(failure)[:300])
+        with self._lock:
+            self.in_flight.discard(row["workflow_uuid"])
+        self.claimer.finished(row["queue_name"])
 
     def boot(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):

@@ -5,6 +5,8 @@ concurrent callers share flushes."""
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 
@@ -17,8 +19,10 @@ class Recorder:
         self.flushed: set[int] = set()
         self.fail_on, self.delay = fail_on, delay
         self.lock = threading.Lock()
+        self.entered = threading.Event()  # a flush has begun
 
     def __call__(self, items: list[int]) -> list[int]:
+        self.entered.set()
         if self.delay is not None:
             self.delay.wait(5)
         with self.lock:
@@ -28,6 +32,23 @@ class Recorder:
         with self.lock:
             self.flushed.update(items)
         return [i * 10 for i in items]
+
+
+def _queue_behind_a_flush(gc: GroupCommit[int, int], rec: Recorder, n: int,
+                          call: Callable[[int], None]) -> list[threading.Thread]:
+    """Start a flush of [-1] that blocks in rec.delay, then n callers; returns once all n wait
+    in the queue (the caller releases rec.delay). Threads: the first caller, then the n."""
+    first = threading.Thread(target=gc.submit, args=(-1,))
+    first.start()
+    assert rec.entered.wait(5)
+    others = [threading.Thread(target=call, args=(i,)) for i in range(n)]
+    for t in others:
+        t.start()
+    deadline = time.monotonic() + 5
+    while len(gc._pending) < n:
+        assert time.monotonic() < deadline, f"only {len(gc._pending)} of {n} queued"
+        time.sleep(0.001)
+    return [first, *others]
 
 
 def _run_threads(gc: GroupCommit[int, int], items: list[int]) -> dict[int, object]:
@@ -63,18 +84,10 @@ def test_callers_arriving_during_a_flush_share_the_next_one() -> None:
     gate = threading.Event()
     rec = Recorder(delay=gate)
     gc: GroupCommit[int, int] = GroupCommit(rec)
-    first = threading.Thread(target=gc.submit, args=(-1,))
-    first.start()
     results: dict[int, int] = {}
-    others = [threading.Thread(target=lambda i=i: results.__setitem__(i, gc.submit(i))) for i in range(50)]
-    for t in others:
-        t.start()
-    deadline = threading.Event()
-    while len(gc._pending) < 50 and not deadline.wait(0.001):  # all 50 queued behind the flush
-        pass
+    threads = _queue_behind_a_flush(gc, rec, 50, lambda i: results.__setitem__(i, gc.submit(i)))
     gate.set()
-    first.join(5)
-    for t in others:
+    for t in threads:
         t.join(5)
     assert results == {i: i * 10 for i in range(50)}
     assert rec.batches[0] == [-1]
@@ -86,16 +99,10 @@ def test_max_batch_is_honoured_and_overflow_still_completes() -> None:
     gate = threading.Event()
     rec = Recorder(delay=gate)
     gc: GroupCommit[int, int] = GroupCommit(rec, max_batch=7)
-    first = threading.Thread(target=gc.submit, args=(-1,))
-    first.start()
     results: dict[int, int] = {}
-    others = [threading.Thread(target=lambda i=i: results.__setitem__(i, gc.submit(i))) for i in range(30)]
-    for t in others:
-        t.start()
-    while len(gc._pending) < 30:
-        threading.Event().wait(0.001)
+    threads = _queue_behind_a_flush(gc, rec, 30, lambda i: results.__setitem__(i, gc.submit(i)))
     gate.set()
-    for t in [first, *others]:
+    for t in threads:
         t.join(5)
     assert results == {i: i * 10 for i in range(30)}
     assert max(len(b) for b in rec.batches) <= 7
@@ -106,8 +113,6 @@ def test_a_failed_flush_fails_exactly_its_batch() -> None:
     gate = threading.Event()
     rec = Recorder(fail_on=3, delay=gate)
     gc: GroupCommit[int, int] = GroupCommit(rec)
-    first = threading.Thread(target=gc.submit, args=(-1,))
-    first.start()
     out: dict[int, object] = {}
 
     def call(i: int) -> None:
@@ -116,13 +121,9 @@ def test_a_failed_flush_fails_exactly_its_batch() -> None:
         except ValueError as exc:
             out[i] = exc
 
-    others = [threading.Thread(target=call, args=(i,)) for i in range(10)]
-    for t in others:
-        t.start()
-    while len(gc._pending) < 10:
-        threading.Event().wait(0.001)
+    threads = _queue_behind_a_flush(gc, rec, 10, call)
     gate.set()
-    for t in [first, *others]:
+    for t in threads:
         t.join(5)
     assert all(isinstance(out[i], ValueError) for i in range(10))  # all ten shared the failed flush
     assert rec.flushed == {-1}
@@ -138,3 +139,42 @@ def test_single_caller_flushes_inline() -> None:
     assert rec.batches == [[0], [1], [2]]
     with pytest.raises(ValueError):
         GroupCommit(Recorder(fail_on=5)).submit(5)
+
+
+def test_nowait_calls_back_after_the_commit_with_the_failure_if_any() -> None:
+    gate = threading.Event()
+    rec = Recorder(fail_on=4, delay=gate)
+    gc: GroupCommit[int, int] = GroupCommit(rec)
+    got: dict[int, BaseException | None] = {}
+    all_done = threading.Semaphore(0)
+
+    def then(i: int) -> Callable[[BaseException | None], None]:
+        def cb(failure: BaseException | None) -> None:
+            assert i in rec.batches[-1]  # called after its own batch's flush
+            got[i] = failure
+            all_done.release()
+        return cb
+
+    for i in range(3):
+        gc.submit_nowait(i, then(i))  # returns at once, although the flush is blocked
+    assert got == {}
+    gate.set()
+    for _ in range(3):
+        assert all_done.acquire(timeout=5)
+    assert got == {0: None, 1: None, 2: None} and rec.flushed == {0, 1, 2}
+    gc.submit_nowait(4, then(4))
+    assert all_done.acquire(timeout=5)
+    assert isinstance(got[4], ValueError)
+
+
+def test_close_writes_what_is_pending_then_refuses() -> None:
+    gate = threading.Event()
+    rec = Recorder(delay=gate)
+    gc: GroupCommit[int, int] = GroupCommit(rec)
+    for i in range(5):
+        gc.submit_nowait(i, lambda failure: None)
+    threading.Timer(0.05, gate.set).start()
+    assert gc.close(timeout=5) is True
+    assert rec.flushed == set(range(5))
+    with pytest.raises(RuntimeError):
+        gc.submit(9)

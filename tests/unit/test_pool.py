@@ -77,9 +77,9 @@ def test_a_failing_item_does_not_kill_its_thread() -> None:
 
 
 def test_interpreter_exit_waits_for_queued_items() -> None:
-    code = ("import time; from dbos_workers.pool import ThreadPool\n"
+    code = ("import os, time; from dbos_workers.pool import ThreadPool\n"
             "p = ThreadPool(2, 't')\n"
-            "for i in range(4): p.submit(lambda i=i: (time.sleep(0.05), print('done', i, flush=True)))\n")
+            "for i in range(4): p.submit(lambda i=i: (time.sleep(0.05), os.write(1, b'done %d\\n' % i)))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     assert sorted(out.stdout.split("\n")[:4]) == [f"done {i}" for i in range(4)]
