@@ -31,7 +31,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("scenarios", nargs="*", help=f"any of {', '.join(ORDER)} (default: all)")
-    p.add_argument("--n", type=int, default=5000, help="workflows per burn-down (default 5000)")
+    p.add_argument("--n", type=int, default=10000, help="workflows per burn-down (default 10000)")
+    p.add_argument("--drain-budget", type=float, default=60.0,
+                   help="seconds a burn-down may drain before its rate is taken from what finished "
+                        "(marked * in the table; default 60)")
     p.add_argument("--url", default=os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
                    help="any database URL on the server to use; the bench creates its own databases")
     p.add_argument("--systems", default=",".join(envs.SYSTEMS))
@@ -92,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = Context(systems=a.systems, pythons=pythons, urls=urls, args=a, log_dir=log_dir, log=log)
     meta = {"date": dt.datetime.now().isoformat(timespec="seconds"), "cores": os.cpu_count(),
             "command": "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv),
-            "n": a.n, "procs": a.procs, "threads": a.threads, "cpu_iters": a.cpu_iters,
+            "n": a.n, "drain_budget": a.drain_budget, "procs": a.procs, "threads": a.threads, "cpu_iters": a.cpu_iters,
             "versions": versions, "databases": {s: DATABASES[s] for s in a.systems},
             "postgres": pg.server_facts(a.url), "python": sys.version.split()[0],
             "loadavg_start": [round(x, 2) for x in os.getloadavg()]}

@@ -35,8 +35,16 @@ def _burndown_rows(res: dict[str, Any], systems: list[str], tps: float | None) -
     for kind in ("0", "1", "3"):
         rates = {s: bd.get(s, {}).get(kind, {}).get("rate") for s in systems}
         base = rates.get(BASE)
-        rows.append((f"burn-down {kind}-step (wf/s)",
-                     {s: _cell(s, rates[s], base, True) if kind in bd.get(s, {}) else "n/a" for s in systems}))
+        cells = {}
+        for s in systems:
+            got = bd.get(s, {}).get(kind)
+            if got is None:
+                cells[s] = "n/a"
+                continue
+            partial = "" if got.get("drained", True) else f"* {got.get('done')}/{got.get('n')}, "
+            cell = _cell(s, rates[s], base, True)
+            cells[s] = f"{partial}{cell}" if partial else cell
+        rows.append((f"burn-down {kind}-step (wf/s)", cells))
         if tps:
             ceiling = tps / min_commits(int(kind))
             rows.append((f"  % of PG ceiling (tps/{min_commits(int(kind))})",
@@ -105,6 +113,9 @@ def table(results: dict[str, Any], meta: dict[str, Any], systems: list[str]) -> 
                                                       for s, w in zip(systems, widths, strict=True)]))
     lines.append("(dbw R.RRx) = how many times dbos-workers is better than that peer on this row "
                  "(throughput: dbw/peer; latency: peer/dbw); below 1.00x dbos-workers loses.")
+    if any("* " in cells.get(s, "") for _, cells in rows for s in systems):
+        lines.append(f"* k/N: the drain budget ({meta.get('drain_budget', '?')} s) ran out after k of N "
+                     "workflows; the rate is k / elapsed time.")
     return "\n".join(lines)
 
 

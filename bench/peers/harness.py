@@ -213,7 +213,7 @@ def scenario_burndown(ad: Adapter, a: argparse.Namespace) -> dict[str, Any]:
     c0, cpu0 = mon.pg_counters(), cpu_ticks()
     t_launch = time.time()
     ad.start_workers(a.procs)
-    drained = mon.wait_drained(a.timeout)
+    drained = mon.wait_drained(a.drain_budget or a.timeout)
     t1 = time.time()
     cpu1 = cpu_ticks()
     left = mon.remaining()
@@ -326,6 +326,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--budget", type=float, default=60.0, help="latency: stop sampling after this")
     p.add_argument("--timeout", type=float, default=300.0)
+    p.add_argument("--drain-budget", type=float, default=None,
+                   help="burn-down: stop timing after this many seconds of draining (partial rate)")
     p.add_argument("--producer-threads", type=int, default=4)
     p.add_argument("--option", action="append", default=[], help="system-specific key=value")
     return p.parse_args(argv)

@@ -1,6 +1,7 @@
 """burn-down: N workflows pre-enqueued, then the pool starts and drains them.
 
-rate = N / (last completion observed - first workflow start). The first start is the earliest
+rate = N / (last completion observed - first workflow start). A system that has not drained
+after --drain-budget seconds is stopped there: rate = workflows finished / elapsed, marked *. The first start is the earliest
 time.time() written by a workflow's first line; completion is observed by polling the system's
 own table every 20 ms for unfinished rows. Enqueue time and pool start-up are excluded.
 """
@@ -23,11 +24,12 @@ def run(ctx: Context) -> dict[str, Any]:
             if not ctx.supports(system, kind):
                 continue
             res = ctx.run(system, "burndown", timeout=a.timeout, n=a.n, kind=kind, procs=a.procs,
-                          threads=a.threads)
+                          threads=a.threads, drain_budget=a.drain_budget)
             out[system][kind] = res
             if "rate" in res:
                 ctx.log(f"  {system:14s} {kind}-step  {res['rate']:8.0f} wf/s  "
-                        f"({res['done']}/{a.n} in {res['drain_s']:.1f} s, "
+                        f"({res['done']}/{a.n}{'' if res['drained'] else ' (budget ran out)'} "
+                        f"in {res['drain_s']:.1f} s, "
                         f"{res['xact_per_wf']:.1f} xact/wf)")
     return out
 
