@@ -44,6 +44,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--latency-budget", type=float, default=40.0, help="max seconds of idle sampling per system")
     p.add_argument("--steady-seconds", type=float, default=5.0)
     p.add_argument("--scaling-n", type=int, default=600, help="CPU-bound workflows per scaling run")
+    p.add_argument("--scaling-rounds", type=int, default=3,
+                   help="interleaved rounds of 1/2/4 processes per system; rows are medians (default 3)")
     p.add_argument("--cpu-ms", type=float, default=5.0, help="CPU per scaling workflow (calibrated)")
     p.add_argument("--pg-seconds", type=int, default=5)
     p.add_argument("--timeout", type=float, default=300.0, help="per peer run")

@@ -86,12 +86,14 @@ def instrument() -> None:
                 LOCAL.db_wall += dw
                 LOCAL.db_cpu += dc
 
-    def timed_run(rt: Any, row: Any, token: str) -> None:
+    def timed_run(rt: Any, row: Any, token: str, on_durable: Any = None) -> bool:
         _ensure_dumper()
         LOCAL.in_wf, LOCAL.db_wall, LOCAL.db_cpu, LOCAL.gc_wall, LOCAL.gc_cpu = True, 0.0, 0.0, 0.0, 0.0
         w, c = time.perf_counter(), time.thread_time()
         try:
-            original_run(rt, row, token)
+            # As in production: the outcome write may finish after this returns.
+            deferred: bool = original_run(rt, row, token, on_durable)
+            return deferred
         finally:
             LOCAL.in_wf = False
             _record("wf:total", time.perf_counter() - w, time.thread_time() - c)

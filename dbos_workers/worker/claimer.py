@@ -19,26 +19,46 @@ from ..queue import Queue
 from ..runtime import Runtime
 
 Dispatch = Callable[[Row, str], None]
-CPU_BOUND_IN_FLIGHT = 2
 
 
-class CpuLoad:
-    """This process's CPU use over the last ~0.5 s, as a fraction of one core."""
+class CpuBudget:
+    """How many workflows this process should hold, from what its workflows cost in CPU.
 
-    def __init__(self, window: float = 0.5, threshold: float = 0.85) -> None:
-        self.window, self.threshold = window, threshold
+    Python runs one thread at a time (the GIL), so a process cannot use more than one core on
+    workflow code: when this process keeps its core busy, a claimed workflow beyond what the
+    core can start soon only waits here while another worker may have a free core. Then hold
+    at most enough that the running workflows' CPU (exponential average of each one's thread
+    CPU) fits in `horizon` seconds: ten 5 ms CPU-bound workflows with the default 50 ms.
+    Tiny or I/O-bound workflows (or a process with spare CPU) are limited by the threads only.
+    """
+
+    def __init__(self, horizon: float = 0.05, busy: float = 0.6, floor: int = 2,
+                 window: float = 0.5, alpha: float = 0.2) -> None:
+        self.horizon, self.busy, self.floor, self.window, self.alpha = horizon, busy, floor, window, alpha
+        self.cpu: float | None = None  # seconds of thread CPU per workflow
         self._lock = threading.Lock()
         self._mark = (time.monotonic(), time.process_time())
         self._load = 0.0
 
-    def saturated(self) -> bool:
+    def record(self, cpu: float) -> None:
+        with self._lock:
+            self.cpu = cpu if self.cpu is None else self.cpu + self.alpha * (cpu - self.cpu)
+
+    def load(self) -> float:
+        """This process's CPU use over the last `window` seconds, as a fraction of one core."""
         now, cpu = time.monotonic(), time.process_time()
         with self._lock:
             wall = now - self._mark[0]
             if wall >= self.window:
                 self._load = (cpu - self._mark[1]) / wall
                 self._mark = (now, cpu)
-            return self._load >= self.threshold
+            return self._load
+
+    def limit(self, capacity: int) -> int:
+        cpu = self.cpu
+        if cpu is None or cpu <= 0 or self.load() < self.busy:
+            return capacity
+        return max(min(self.floor, capacity), min(capacity, int(self.horizon / cpu)))
 
 
 class Claimer:
@@ -51,7 +71,7 @@ class Claimer:
         self.names = {q.name for q in queues}
         self.wake = threading.Event()
         self.claim_lock = threading.Lock()  # one claim at a time (loop or listener thread)
-        self.cpu = CpuLoad()
+        self.budget = CpuBudget()
         self.stopped = stopped or threading.Event()  # set when the worker drains: claim nothing
         self._lock = threading.Lock()
         self.running = 0
@@ -80,15 +100,15 @@ class Claimer:
                 self.running_by_queue[queue] = self.running_by_queue.get(queue, 1) - 1
         self.wake.set()
 
+    def limit(self) -> int:
+        """How many workflows to hold now: the thread count, lowered for CPU-heavy ones."""
+        return self.budget.limit(self.capacity)
+
     def free(self) -> int:
-        """Slots to claim for. A process whose threads keep a core busy (CPU-bound workflows
-        under the GIL) claims only enough to keep CPU_BOUND_IN_FLIGHT running: more would sit
-        idle here while another worker has a free core."""
+        """Slots to claim for: the thread count, lowered for CPU-heavy workflows (CpuBudget)."""
         with self._lock:
             running = self.running
-        if self.cpu.saturated():
-            return max(0, min(self.capacity, CPU_BOUND_IN_FLIGHT) - running)
-        return self.capacity - running
+        return max(0, self.limit() - running)
 
     def claim_once(self) -> int:
         """Claim and dispatch what fits now; returns how many rows were claimed."""

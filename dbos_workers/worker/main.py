@@ -65,12 +65,14 @@ class Worker:
 
     def _execute(self, row: Row, token: str) -> None:
         deferred = False
+        cpu = time.thread_time()
         try:
             deferred = execute(self.rt, row, token, on_durable=lambda failure: self._done(row, failure))
         except Exception as exc:
             self.rt.log.error("workflow_execute_failed", workflow_id=row["workflow_uuid"],
                               error=repr(exc)[:300])
         finally:
+            self.claimer.budget.record(time.thread_time() - cpu)
             if not deferred:
                 self._done(row, None)
 
@@ -147,7 +149,7 @@ class Worker:
     def _gather(self) -> None:
         """A backlog: let a few slots free up so the next claim is a batch, not one row per
         finished workflow (each claim is a commit)."""
-        threshold = max(1, self.claimer.capacity // 4)
+        threshold = max(1, self.claimer.limit() // 4)
         deadline = time.monotonic() + GATHER_SEC
         while self.claimer.free() < threshold and not self.drain.is_set():
             remaining = deadline - time.monotonic()
