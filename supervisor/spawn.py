@@ -12,7 +12,7 @@ from .arbiter import Arbiter, SupervisorConfig
 from .constants import DRAIN_REQUEST, MAX_SLOTS
 from .heartbeat import SharedState
 from .processes import ProcessLike, allow_children, fork_context, new_process
-from .worker import WorkerMain
+from .worker import WorkerMain, set_process_name
 
 
 class SupervisorHandle:
@@ -115,6 +115,7 @@ def _supervisor_main(
     code = 1
     try:
         allow_children()
+        set_process_name("dbw-supervisor")
         code = Arbiter(worker_main, config, shared, parent_pid=parent_pid).run()
     finally:
         for stream in (sys.stdout, sys.stderr):

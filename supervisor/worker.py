@@ -24,6 +24,7 @@ from .heartbeat import SharedState
 from .signals import SignalQueue
 
 PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
 
 logger = structlog.get_logger("dbos_workers.supervisor")
 
@@ -72,6 +73,15 @@ def set_parent_death_signal(sig: signal.Signals) -> bool:
         return False
 
 
+def set_process_name(name: str) -> bool:
+    """Name this process for ps/top/htop (``prctl(PR_SET_NAME)``, 15 bytes), best effort."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
 def bootstrap_worker(
     worker_main: WorkerMain, ctx: WorkerContext, signals: SignalQueue, shared: SharedState
 ) -> NoReturn:
@@ -87,6 +97,7 @@ def bootstrap_worker(
             signal.signal(sig, signal.SIG_DFL)
         signals.close()
         set_parent_death_signal(signal.SIGTERM)
+        set_process_name(f"dbw-worker-{ctx.slot}")
         signal.pthread_sigmask(signal.SIG_UNBLOCK, MANAGED_SIGNALS)
         if not ctx.parent_alive():
             code = 0

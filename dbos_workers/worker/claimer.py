@@ -9,7 +9,6 @@ claimer on every host counts the same committed rows. worker_concurrency is coun
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable
 
@@ -17,48 +16,9 @@ from ..db.migrate import advisory_key
 from ..db.repository import Row, Tx
 from ..queue import Queue
 from ..runtime import Runtime
+from .budget import CpuBudget
 
 Dispatch = Callable[[Row, str], None]
-
-
-class CpuBudget:
-    """How many workflows this process should hold, from what its workflows cost in CPU.
-
-    Python runs one thread at a time (the GIL), so a process cannot use more than one core on
-    workflow code: when this process keeps its core busy, a claimed workflow beyond what the
-    core can start soon only waits here while another worker may have a free core. Then hold
-    at most enough that the running workflows' CPU (exponential average of each one's thread
-    CPU) fits in `horizon` seconds: ten 5 ms CPU-bound workflows with the default 50 ms.
-    Tiny or I/O-bound workflows (or a process with spare CPU) are limited by the threads only.
-    """
-
-    def __init__(self, horizon: float = 0.05, busy: float = 0.6, floor: int = 2,
-                 window: float = 0.5, alpha: float = 0.2) -> None:
-        self.horizon, self.busy, self.floor, self.window, self.alpha = horizon, busy, floor, window, alpha
-        self.cpu: float | None = None  # seconds of thread CPU per workflow
-        self._lock = threading.Lock()
-        self._mark = (time.monotonic(), time.process_time())
-        self._load = 0.0
-
-    def record(self, cpu: float) -> None:
-        with self._lock:
-            self.cpu = cpu if self.cpu is None else self.cpu + self.alpha * (cpu - self.cpu)
-
-    def load(self) -> float:
-        """This process's CPU use over the last `window` seconds, as a fraction of one core."""
-        now, cpu = time.monotonic(), time.process_time()
-        with self._lock:
-            wall = now - self._mark[0]
-            if wall >= self.window:
-                self._load = (cpu - self._mark[1]) / wall
-                self._mark = (now, cpu)
-            return self._load
-
-    def limit(self, capacity: int) -> int:
-        cpu = self.cpu
-        if cpu is None or cpu <= 0 or self.load() < self.busy:
-            return capacity
-        return max(min(self.floor, capacity), min(capacity, int(self.horizon / cpu)))
 
 
 class Claimer:
@@ -74,7 +34,8 @@ class Claimer:
         self.budget = CpuBudget()
         self.stopped = stopped or threading.Event()  # set when the worker drains: claim nothing
         self._lock = threading.Lock()
-        self.running = 0
+        self.running = 0  # held: claimed, outcome not yet durable
+        self.executing = 0  # held and not yet returned from its thread
         self.running_by_queue: dict[str, int] = {}
         rt.waiters.on_queue(self._on_queue)
 
@@ -93,6 +54,12 @@ class Claimer:
                 self.claim_lock.release()
         self.wake.set()
 
+    def ran(self) -> None:
+        """A held workflow's thread is done with it (its outcome may still be on its way)."""
+        with self._lock:
+            self.executing -= 1
+        self.wake.set()
+
     def finished(self, queue: str | None) -> None:
         with self._lock:
             self.running -= 1
@@ -105,10 +72,12 @@ class Claimer:
         return self.budget.limit(self.capacity)
 
     def free(self) -> int:
-        """Slots to claim for: the thread count, lowered for CPU-heavy workflows (CpuBudget)."""
+        """Slots to claim for: the thread count minus what is held, and for CPU-heavy
+        workflows the CPU budget minus what still has CPU work to do (CpuBudget): a finished
+        workflow waiting for its outcome's commit costs no CPU here."""
         with self._lock:
-            running = self.running
-        return max(0, self.limit() - running)
+            running, executing = self.running, self.executing
+        return max(0, min(self.capacity - running, self.limit() - executing))
 
     def claim_once(self) -> int:
         """Claim and dispatch what fits now; returns how many rows were claimed."""
@@ -159,6 +128,7 @@ class Claimer:
         rows = self.rt.repo.call(lambda tx: fn(tx, token, n), transaction=transaction, retry=False)
         with self._lock:
             self.running += len(rows)
+            self.executing += len(rows)
             for row in rows:
                 q = row["queue_name"]
                 self.running_by_queue[q] = self.running_by_queue.get(q, 0) + 1

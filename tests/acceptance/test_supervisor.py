@@ -211,6 +211,14 @@ def test_spawns_workers_in_distinct_slots(start: Callable[..., Harness]) -> None
     assert len({e.pid for e in ready}) == 3
     assert wait_until(lambda: set(sup.handle.worker_pids()) == {e.pid for e in ready}, 2)
     assert sup.handle.is_alive()
+    # Named for ps/top: the supervisor and each worker by its slot.
+    assert _comm(sup.handle.pid) == "dbw-supervisor"
+    assert sorted(_comm(e.pid) for e in ready) == ["dbw-worker-0", "dbw-worker-1", "dbw-worker-2"]
+
+
+def _comm(pid: int) -> str:
+    with open(f"/proc/{pid}/comm") as f:
+        return f.read().strip()
 
 
 def test_killed_worker_is_replaced_in_its_slot(start: Callable[..., Harness]) -> None:

@@ -1,0 +1,112 @@
+"""CpuBudget: a worker holds fewer CPU-heavy workflows only while its process keeps a core busy."""
+
+from __future__ import annotations
+
+from dbos_workers.worker.budget import CpuBudget, RunGate
+
+
+class Busy(CpuBudget):
+    """A CpuBudget whose process load is set by the test instead of measured."""
+
+    def __init__(self, load: float, **kw: float) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.fixed = load
+
+    def load(self) -> float:
+        return self.fixed
+
+
+def test_no_measurement_yet_means_the_thread_count() -> None:
+    assert Busy(1.0).limit(64) == 64
+
+
+def test_cpu_bound_workflows_on_a_busy_process_are_held_to_the_horizon() -> None:
+    b = Busy(0.95, horizon=0.05)
+    for _ in range(30):
+        b.record(0.005)  # 5 ms of thread CPU each
+    assert b.limit(64) == 10  # 50 ms / 5 ms
+    for _ in range(60):
+        b.record(0.100)
+    assert b.limit(64) == 2  # never below the floor
+    assert b.limit(1) == 1  # nor above the thread count
+
+
+def test_tiny_or_io_bound_workflows_keep_every_thread() -> None:
+    b = Busy(0.95)
+    for _ in range(30):
+        b.record(0.00005)  # 50 us: a plain job
+    assert b.limit(64) == 64
+
+
+def test_a_process_with_spare_cpu_is_not_limited() -> None:
+    b = Busy(0.3)
+    for _ in range(30):
+        b.record(0.005)
+    assert b.limit(64) == 64  # CPU-heavy steps between long waits: the core is not the limit
+
+
+def test_the_average_follows_a_changing_workload() -> None:
+    b = Busy(0.95, horizon=0.05)
+    for _ in range(30):
+        b.record(0.010)
+    assert b.limit(64) == 5
+    for _ in range(40):
+        b.record(0.0001)
+    assert b.limit(64) == 64
+
+
+def test_real_load_is_measured_from_process_cpu() -> None:
+    b = CpuBudget(window=0.0)
+    assert 0.0 <= b.load() < 50.0
+
+
+def test_run_gate_admits_cpu_bound_work_two_at_a_time_in_arrival_order() -> None:
+    import threading
+    import time
+
+    budget = Busy(0.95)
+    for _ in range(30):
+        budget.record(0.005)
+    gate = RunGate(budget, recheck=0.01)
+    lock, inside, peak, order = threading.Lock(), [0], [0], []
+
+    def work(i: int) -> None:
+        gate.enter()
+        with lock:
+            inside[0] += 1
+            peak[0] = max(peak[0], inside[0])
+            order.append(i)
+        time.sleep(0.01)
+        with lock:
+            inside[0] -= 1
+        gate.exit()
+
+    threads = []
+    for i in range(8):
+        t = threading.Thread(target=work, args=(i,))
+        t.start()
+        threads.append(t)
+        time.sleep(0.002)  # arrive in order
+    for t in threads:
+        t.join(5)
+    assert peak[0] == 2 and sorted(order) == list(range(8))
+    assert order[2:] == sorted(order[2:])  # queued ones start first-come first-served
+
+
+def test_run_gate_opens_when_the_work_stops_being_cpu_bound() -> None:
+    import threading
+
+    budget = Busy(0.95)
+    for _ in range(30):
+        budget.record(0.005)
+    gate = RunGate(budget, recheck=0.01)
+    gate.enter()
+    gate.enter()
+    entered = threading.Event()
+    t = threading.Thread(target=lambda: (gate.enter(), entered.set()))
+    t.start()
+    assert not entered.wait(0.1)  # two running: the third waits
+    budget.fixed = 0.2  # the process no longer keeps its core busy (say, the two block on I/O)
+    assert entered.wait(2)
+    t.join(2)
+    assert gate.running == 3
