@@ -80,31 +80,29 @@ def test_each_item_flushed_once_with_its_own_result() -> None:
     assert sorted(flat) == list(range(200))  # once each
 
 
-def test_callers_arriving_during_a_flush_share_the_next_one() -> None:
+def _submit_behind_a_flush(n: int, max_batch: int = 256) -> Recorder:
+    """n callers queue behind a blocked flush, which is then released; each gets its result."""
     gate = threading.Event()
     rec = Recorder(delay=gate)
-    gc: GroupCommit[int, int] = GroupCommit(rec)
+    gc: GroupCommit[int, int] = GroupCommit(rec, max_batch=max_batch)
     results: dict[int, int] = {}
-    threads = _queue_behind_a_flush(gc, rec, 50, lambda i: results.__setitem__(i, gc.submit(i)))
+    threads = _queue_behind_a_flush(gc, rec, n, lambda i: results.__setitem__(i, gc.submit(i)))
     gate.set()
     for t in threads:
         t.join(5)
-    assert results == {i: i * 10 for i in range(50)}
+    assert results == {i: i * 10 for i in range(n)}
+    return rec
+
+
+def test_callers_arriving_during_a_flush_share_the_next_one() -> None:
+    rec = _submit_behind_a_flush(50)
     assert rec.batches[0] == [-1]
     assert sorted(rec.batches[1]) == list(range(50))  # one flush for all fifty
     assert len(rec.batches) == 2
 
 
 def test_max_batch_is_honoured_and_overflow_still_completes() -> None:
-    gate = threading.Event()
-    rec = Recorder(delay=gate)
-    gc: GroupCommit[int, int] = GroupCommit(rec, max_batch=7)
-    results: dict[int, int] = {}
-    threads = _queue_behind_a_flush(gc, rec, 30, lambda i: results.__setitem__(i, gc.submit(i)))
-    gate.set()
-    for t in threads:
-        t.join(5)
-    assert results == {i: i * 10 for i in range(30)}
+    rec = _submit_behind_a_flush(30, max_batch=7)
     assert max(len(b) for b in rec.batches) <= 7
     assert sorted(i for b in rec.batches[1:] for i in b) == list(range(30))
 
