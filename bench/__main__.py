@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     report.write_json(out, meta, ctx.results)
     print(report.table(ctx.results, meta, a.systems))
     png = out.with_suffix(".png")
-    print(f"\nresults: {out}" + (f", chart: {png}" if report.chart(png, ctx.results, a.systems) else "")
+    print(f"\nresults: {out}" + (f", chart: {png}" if report.chart(out, png, log) else "")
           + f"; logs: {log_dir}; {meta['elapsed_s']} s")
     return 0
 

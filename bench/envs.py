@@ -22,6 +22,8 @@ REQUIREMENTS: dict[str, list[str]] = {
 DISTRIBUTION = {"dbos-workers": "dbos-workers", "dbos": "dbos", "procrastinate": "procrastinate",
                 "pgqueuer": "pgqueuer"}
 SYSTEMS = tuple(REQUIREMENTS)
+# Tools the driver runs in venvs of their own (never in the project's dependencies).
+TOOLS: dict[str, list[str]] = {"chart": ["matplotlib"]}
 
 
 def _python(venv: Path) -> Path:
@@ -30,16 +32,24 @@ def _python(venv: Path) -> Path:
 
 def ensure(system: str, *, upgrade: bool = False, log=print) -> Path:
     """The python of the system's venv, creating and installing it when missing."""
-    venv = VENVS / system
+    return _ensure(system, REQUIREMENTS[system], upgrade=upgrade, log=log)
+
+
+def ensure_tool(tool: str, *, log=print) -> Path:
+    return _ensure(tool, TOOLS[tool], upgrade=False, log=log)
+
+
+def _ensure(name: str, requirements: list[str], *, upgrade: bool, log) -> Path:
+    venv = VENVS / name
     marker = venv / ".bench-installed"
-    wanted = json.dumps(REQUIREMENTS[system])
+    wanted = json.dumps(requirements)
     if marker.is_file() and marker.read_text() == wanted and not upgrade:
         return _python(venv)
-    log(f"[setup] creating {venv.relative_to(REPO)} and installing {' '.join(REQUIREMENTS[system])}")
+    log(f"[setup] creating {venv.relative_to(REPO)} and installing {' '.join(requirements)}")
     if not _python(venv).exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     cmd = [str(_python(venv)), "-m", "pip", "install", "-q", *(["-U"] if upgrade else []),
-           *REQUIREMENTS[system]]
+           *requirements]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     marker.write_text(wanted)
     return _python(venv)

@@ -1,12 +1,14 @@
-"""The one printed table (absolutes plus ratios vs dbos-workers), the JSON file and the optional
-PNG chart (only when matplotlib is importable; never a dependency)."""
+"""The one printed table (absolutes plus ratios vs dbos-workers), the JSON file and the PNG
+chart (drawn by bench/chart.py with matplotlib from its own venv; never a project dependency)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
+from . import envs
 from .scenarios.pglimit import min_commits
 
 BASE = "dbos-workers"
@@ -139,26 +141,13 @@ def write_json(path: Path, meta: dict[str, Any], results: dict[str, Any]) -> Non
     path.write_text(json.dumps({"meta": meta, "results": results}, indent=2, default=str))
 
 
-def chart(path: Path, results: dict[str, Any], systems: list[str]) -> bool:
+def chart(json_path: Path, png: Path, log: Any = print) -> bool:
+    """Draw the PNG with bench/chart.py in its own venv (bench/.venvs/chart: matplotlib)."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except Exception:
+        python = envs.ensure_tool("chart", log=log)
+        subprocess.run([str(python), str(envs.BENCH / "chart.py"), str(json_path), str(png)],
+                       check=True, capture_output=True, timeout=120)
+        return png.is_file()
+    except (OSError, subprocess.SubprocessError) as exc:
+        log(f"[chart] not drawn: {exc}")
         return False
-    bd = results.get("burndown") or {}
-    fig, ax = plt.subplots(figsize=(8, 4))
-    kinds = ("0", "1", "3")
-    width = 0.8 / max(1, len(systems))
-    for k, system in enumerate(systems):
-        vals = [bd.get(system, {}).get(kind, {}).get("rate") or 0 for kind in kinds]
-        ax.bar([x + k * width for x in range(len(kinds))], vals, width, label=system)
-    ax.set_xticks([x + width * (len(systems) - 1) / 2 for x in range(len(kinds))])
-    ax.set_xticklabels([f"{k}-step" for k in kinds])
-    ax.set_ylabel("workflows/s (burn-down)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return True
