@@ -26,7 +26,6 @@ from ..logging import bind_process, configure
 from ..recovery import dead_pending, execute
 from ..registry import INTERNAL_QUEUE, Registry
 from ..runtime import Runtime, set_process_runtime
-from .budget import RunGate
 from .claimer import Claimer
 from .heartbeat import Heartbeat
 
@@ -47,7 +46,6 @@ class Worker:
         self.hard_stop = threading.Event()
         queues = list(registry.queues.values())
         self.claimer = Claimer(self.rt, queues, threads, self._dispatch, stopped=self.drain)
-        self.gate = RunGate(self.claimer.budget)
         self.in_flight: set[str] = set()
         self._lock = threading.Lock()
         self.heartbeat = Heartbeat(self.rt, wctx, self.drain)
@@ -67,7 +65,6 @@ class Worker:
 
     def _execute(self, row: Row, token: str) -> None:
         deferred = False
-        self.gate.enter()  # CPU-bound work runs a few at a time (worker/budget.py)
         cpu = time.thread_time()
         try:
             deferred = execute(self.rt, row, token, on_durable=lambda failure: self._done(row, failure))
@@ -76,7 +73,6 @@ class Worker:
                               error=repr(exc)[:300])
         finally:
             self.claimer.budget.record(time.thread_time() - cpu)
-            self.gate.exit()
             self.claimer.ran()
             if not deferred:
                 self._done(row, None)

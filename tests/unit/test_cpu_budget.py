@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dbos_workers.worker.budget import CpuBudget, RunGate
+from dbos_workers.worker.budget import CpuBudget
 
 
 class Busy(CpuBudget):
@@ -59,54 +59,3 @@ def test_real_load_is_measured_from_process_cpu() -> None:
     b = CpuBudget(window=0.0)
     assert 0.0 <= b.load() < 50.0
 
-
-def test_run_gate_admits_cpu_bound_work_two_at_a_time_in_arrival_order() -> None:
-    import threading
-    import time
-
-    budget = Busy(0.95)
-    for _ in range(30):
-        budget.record(0.005)
-    gate = RunGate(budget, recheck=0.01)
-    lock, inside, peak, order = threading.Lock(), [0], [0], []
-
-    def work(i: int) -> None:
-        gate.enter()
-        with lock:
-            inside[0] += 1
-            peak[0] = max(peak[0], inside[0])
-            order.append(i)
-        time.sleep(0.01)
-        with lock:
-            inside[0] -= 1
-        gate.exit()
-
-    threads = []
-    for i in range(8):
-        t = threading.Thread(target=work, args=(i,))
-        t.start()
-        threads.append(t)
-        time.sleep(0.002)  # arrive in order
-    for t in threads:
-        t.join(5)
-    assert peak[0] == 2 and sorted(order) == list(range(8))
-    assert order[2:] == sorted(order[2:])  # queued ones start first-come first-served
-
-
-def test_run_gate_opens_when_the_work_stops_being_cpu_bound() -> None:
-    import threading
-
-    budget = Busy(0.95)
-    for _ in range(30):
-        budget.record(0.005)
-    gate = RunGate(budget, recheck=0.01)
-    gate.enter()
-    gate.enter()
-    entered = threading.Event()
-    t = threading.Thread(target=lambda: (gate.enter(), entered.set()))
-    t.start()
-    assert not entered.wait(0.1)  # two running: the third waits
-    budget.fixed = 0.2  # the process no longer keeps its core busy (say, the two block on I/O)
-    assert entered.wait(2)
-    t.join(2)
-    assert gate.running == 3
