@@ -39,7 +39,10 @@ def outcome_of(rt: Runtime, workflow_id: str, row: dict[str, Any]) -> tuple[bool
     return False, None
 
 
-def wait_outcome(rt: Runtime, workflow_id: str, timeout: float | None = None) -> Any:
+def wait_outcome(rt: Runtime, workflow_id: str, timeout: float | None = None,
+                 poll: float = BACKSTOP_SEC) -> Any:
+    """The workflow's result (or its raised error) once it finished. A NOTIFY on the done
+    channel wakes the wait at once; the row is also re-read every `poll` seconds."""
     deadline = None if timeout is None else time.monotonic() + timeout
     rt.listen_done()
     with rt.waiters.watch(wake_key("c:", workflow_id)) as woken:
@@ -50,7 +53,7 @@ def wait_outcome(rt: Runtime, workflow_id: str, timeout: float | None = None) ->
             done, value = outcome_of(rt, workflow_id, row)
             if done:
                 return value
-            wait = BACKSTOP_SEC
+            wait = poll
             if deadline is not None:
                 wait = min(wait, deadline - time.monotonic())
                 if wait <= 0:
@@ -76,12 +79,18 @@ class WorkflowHandle(Generic[R]):
     def get_workflow_id(self) -> str:
         return self.workflow_id
 
-    def get_result(self, *, polling_interval_sec: float = 1.0, timeout: float | None = None) -> R:
+    def get_result(self, *, polling_interval_sec: float = BACKSTOP_SEC, timeout: float | None = None) -> R:
+        """Wait for the outcome: woken by NOTIFY within milliseconds; the row is also re-read
+        every polling_interval_sec seconds (a backstop for a lost notification)."""
         from .steps import operation
 
+        if isinstance(polling_interval_sec, bool) or not isinstance(polling_interval_sec, int | float):
+            raise TypeError(f"polling_interval_sec must be a number of seconds, not {polling_interval_sec!r}")
+        if not polling_interval_sec > 0:
+            raise ValueError(f"polling_interval_sec must be > 0, not {polling_interval_sec!r}")
         return operation(  # type: ignore[no-any-return]
             self._rt, "DBOS.getResult",
-            lambda ctx, fid: wait_outcome(self._rt, self.workflow_id, timeout))
+            lambda ctx, fid: wait_outcome(self._rt, self.workflow_id, timeout, float(polling_interval_sec)))
 
     def get_status(self) -> WorkflowStatus:
         row = self._rt.repo.one("workflow_get", workflow_id=self.workflow_id)

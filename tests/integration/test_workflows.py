@@ -246,3 +246,38 @@ def test_get_result_wakes_on_completion(launch: Any) -> None:
     release.set()
     t.join(10)
     assert results and results[0] - released < 0.2
+
+
+def test_get_result_polling_interval_is_the_backstop_for_a_lost_notification(
+        launch: Any, pg_url: str, schema: str) -> None:
+    release = threading.Event()
+
+    @DBOS.workflow()
+    def blocked() -> int:
+        release.wait(30)
+        return 1
+
+    launch()
+    with SetWorkflowID("lost-notify"):
+        handle = DBOS.start_workflow(blocked)
+    with pytest.raises(ValueError):
+        handle.get_result(polling_interval_sec=0)
+    with pytest.raises(TypeError):
+        handle.get_result(polling_interval_sec="1")  # type: ignore[arg-type]
+    got: dict[str, Any] = {}
+
+    def wait() -> None:
+        got["result"] = handle.get_result(polling_interval_sec=0.05, timeout=10)
+        got["at"] = time.monotonic()
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    wait_for_waiter("c:lost-notify")
+    # The outcome appears without a NOTIFY (as if the notification were lost).
+    query(pg_url, schema, "UPDATE workflow_status SET status = 'SUCCESS', output = NULL "
+          "WHERE workflow_uuid = 'lost-notify'")
+    changed = time.monotonic()
+    waiter.join(10)
+    release.set()
+    assert got["result"] is None
+    assert got["at"] - changed < 0.5  # the 0.05 s re-read found it (the default backstop is 1 s)
