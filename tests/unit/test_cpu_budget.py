@@ -24,7 +24,7 @@ def test_cpu_bound_workflows_on_a_busy_process_are_held_to_the_horizon() -> None
     b = Busy(0.95, horizon=0.05)
     for _ in range(30):
         b.record(0.005)  # 5 ms of thread CPU each
-    assert b.limit(64) == 10  # 50 ms / 5 ms
+    assert b.limit(64) == 10  # 50 ms / 5 ms (horizon set above)
     for _ in range(60):
         b.record(0.100)
     assert b.limit(64) == 2  # never below the floor
