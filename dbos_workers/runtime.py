@@ -136,7 +136,6 @@ class Runtime:
         return True
 
 
-
 _process_runtime: Runtime | None = None
 
 

@@ -54,8 +54,10 @@ class Claimer:
                 self.claim_lock.release()
         self.wake.set()
 
-    def ran(self) -> None:
-        """A held workflow's thread is done with it (its outcome may still be on its way)."""
+    def ran(self, cpu: float) -> None:
+        """A held workflow's thread is done with it after `cpu` seconds of thread CPU (its
+        outcome may still be on its way)."""
+        self.budget.record(cpu)
         with self._lock:
             self.executing -= 1
         self.wake.set()

@@ -72,8 +72,7 @@ class Worker:
             self.rt.log.error("workflow_execute_failed", workflow_id=row["workflow_uuid"],
                               error=repr(exc)[:300])
         finally:
-            self.claimer.budget.record(time.thread_time() - cpu)
-            self.claimer.ran()
+            self.claimer.ran(time.thread_time() - cpu)
             if not deferred:
                 self._done(row, None)
 

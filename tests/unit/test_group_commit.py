@@ -130,7 +130,7 @@ def test_a_failed_flush_fails_exactly_its_batch() -> None:
     assert gc.submit(42) == 420
 
 
-def test_single_caller_flushes_inline() -> None:
+def test_sequential_callers_each_get_their_own_flush_and_result() -> None:
     rec = Recorder()
     gc: GroupCommit[int, int] = GroupCommit(rec)
     assert [gc.submit(i) for i in range(3)] == [0, 10, 20]
