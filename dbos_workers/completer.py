@@ -9,6 +9,7 @@ goes on to the next one instead of sleeping through the commit.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -52,6 +53,8 @@ class GroupCommit(Generic[I, R]):
         self._sleeping = False
         self._thread: threading.Thread | None = None
         self._closed = False
+        # Seconds to let a batch gather before writing it (None or 0: write at once).
+        self.linger: Callable[[], float] | None = None
 
     def submit(self, item: I) -> R:
         """Write item with the next batch; returns its result once committed."""
@@ -83,16 +86,21 @@ class GroupCommit(Generic[I, R]):
     def _loop(self) -> None:
         while True:
             with self._mutex:
-                batch = self._pending[:self.max_batch]
-                del self._pending[:self.max_batch]
-                if not batch:
+                pending = bool(self._pending)
+                if not pending:
                     if self._closed:
                         return
                     self._sleeping = True
-            if batch:
-                self._flush(batch)
-            else:
+            if not pending:
                 self._wake.acquire()
+                continue
+            delay = self.linger() if self.linger is not None else 0.0
+            if delay > 0 and not self._closed:
+                time.sleep(delay)  # writes submitted meanwhile join this batch, waking no one
+            with self._mutex:
+                batch = self._pending[:self.max_batch]
+                del self._pending[:self.max_batch]
+            self._flush(batch)
 
     def _flush(self, batch: list[_Slot[I, R]]) -> None:
         failure: BaseException | None = None

@@ -38,7 +38,8 @@ def url_from_argv() -> str:
 
 
 def make_shared(size: int) -> dict[str, Any]:
-    return {"start": mp.Array("d", size, lock=False), "end": mp.Array("d", size, lock=False)}
+    return {"start": mp.Array("d", size, lock=False), "end": mp.Array("d", size, lock=False),
+            "pid": mp.Array("i", size, lock=False), "burn": mp.Array("d", size, lock=False)}
 
 
 def install_shared(shared: dict[str, Any]) -> None:
@@ -48,17 +49,27 @@ def install_shared(shared: dict[str, Any]) -> None:
 
 def mark_start(i: int) -> None:
     SHARED["start"][i] = time.time()
+    SHARED["pid"][i] = os.getpid()
 
 
 def mark_end(i: int) -> None:
     SHARED["end"][i] = time.time()
+    burned = getattr(_BURN, "cpu", 0.0)
+    if burned:
+        SHARED["burn"][i], _BURN.cpu = burned, 0.0
+
+
+_BURN = threading.local()  # the thread CPU of this thread's last burn(), for mark_end
 
 
 def burn(iters: int) -> int:
-    """Pure-Python CPU work (the cpu workflow's step)."""
+    """Pure-Python CPU work (the cpu workflow's step). Its thread CPU time is recorded with the
+    workflow's end: how fast the host ran that workflow's loop (this host's speed drifts)."""
+    t = time.thread_time()
     acc = 0
     for k in range(iters):
         acc = (acc + k * k) % 1000003
+    _BURN.cpu = time.thread_time() - t
     return acc
 
 
@@ -110,8 +121,21 @@ class Monitor:
         self.polls += 1
         return int(self.conn.execute(self.remaining_sql).fetchone()[0])
 
-    def wait_drained(self, timeout: float, every: float = 0.02) -> bool:
+    def wait_drained(self, timeout: float, bodies: range | None = None, every: float = 0.02) -> bool:
+        """Poll until nothing of the run is left in the database. With `bodies` (the run's item
+        indices), the database is polled only once every body has returned (read from shared
+        memory): a count over the queue every 20 ms while the pool works costs the server CPU
+        that the pool competes for (measured: ~0.65 ms a count, 3 % of a core, and more for the
+        system whose finished rows stay in the table). Then it polls every 5 ms."""
         deadline = time.time() + timeout
+        if bodies is not None:
+            end, lo = SHARED["end"], bodies.start  # every body before lo has returned
+            while lo < bodies.stop and time.time() < deadline:
+                while lo < bodies.stop and end[lo] != 0.0:
+                    lo += 1
+                if lo < bodies.stop:
+                    time.sleep(every)
+            every = 0.005
         while time.time() < deadline:
             if self.remaining() == 0:
                 return True
@@ -129,8 +153,29 @@ class Monitor:
         self.conn.close()
 
 
+def spans(n: int) -> dict[str, Any]:
+    """Per worker process: how many workflows it ran and when it started/finished its first/last
+    one. stagger_s: how much later the last process started than the first; tail_s: how long
+    the first process to run out of work idled before the last one finished (both are time
+    in the drain window when not every process worked)."""
+    by_pid: dict[int, list[int]] = {}
+    for i in range(n):
+        if SHARED["start"][i] > 0 and SHARED["end"][i] > 0:
+            by_pid.setdefault(SHARED["pid"][i], []).append(i)
+    if not by_pid:
+        return {}
+    first = {p: min(SHARED["start"][i] for i in ix) for p, ix in by_pid.items()}
+    last = {p: max(SHARED["end"][i] for i in ix) for p, ix in by_pid.items()}
+    burns = sorted(SHARED["burn"][i] for i in range(n) if SHARED["burn"][i] > 0)
+    return {"burn_ms": 1000 * burns[len(burns) // 2] if burns else None,
+            "per_process": sorted(len(ix) for ix in by_pid.values()),
+            "stagger_s": max(first.values()) - min(first.values()),
+            "tail_s": max(last.values()) - min(last.values())}
+
+
 def cpu_ticks() -> dict[str, int]:
-    """CPU ticks (utime+stime) of all postgres processes and of this process's descendants."""
+    """CPU ticks (utime+stime) of all postgres processes and of this process's descendants,
+    and the host's idle ticks."""
     parent: dict[int, int] = {}
     ticks: dict[int, int] = {}
     comm: dict[int, str] = {}
@@ -158,7 +203,10 @@ def cpu_ticks() -> dict[str, int]:
 
     pg = sum(t for p, t in ticks.items() if comm[p] == "postgres")
     workers = sum(t for p, t in ticks.items() if p != me and descends(p))
-    return {"postgres": pg, "workers": workers, "self": ticks.get(me, 0)}
+    with open("/proc/stat") as f:
+        total = f.readline().split()[1:]
+    return {"postgres": pg, "workers": workers, "self": ticks.get(me, 0),
+            "idle": int(total[3]) + int(total[4])}  # the host's idle + iowait, all cores
 
 
 def cpu_delta(a: dict[str, int], b: dict[str, int]) -> dict[str, float]:
@@ -213,7 +261,7 @@ def scenario_burndown(ad: Adapter, a: argparse.Namespace) -> dict[str, Any]:
     c0, cpu0 = mon.pg_counters(), cpu_ticks()
     t_launch = time.time()
     ad.start_workers(a.procs)
-    drained = mon.wait_drained(a.drain_budget or a.timeout)
+    drained = mon.wait_drained(a.drain_budget or a.timeout, bodies=range(n))
     t1 = time.time()
     cpu1 = cpu_ticks()
     left = mon.remaining()
@@ -235,7 +283,7 @@ def scenario_burndown(ad: Adapter, a: argparse.Namespace) -> dict[str, Any]:
             "wal_records_per_wf": (c1["wal_records"] - c0["wal_records"]) / max(1, done),
             "wal_bytes_per_wf": (c1["wal_bytes"] - c0["wal_bytes"]) / max(1, done),
             "wal_sync": c1["wal_sync"] - c0["wal_sync"],
-            **cpu_delta(cpu0, cpu1)}
+            **cpu_delta(cpu0, cpu1), **spans(n)}
 
 
 def _warm_up(ad: Adapter, base: int, count: int = 5) -> None:
@@ -297,7 +345,7 @@ def scenario_steady(ad: Adapter, a: argparse.Namespace) -> dict[str, Any]:
         t_begin = time.time() + 0.05
         produce(ad, "0", idx, threads=a.producer_threads, schedule=lambda k, r=rate, t=t_begin: t + k / r)
         t_end = time.time()
-        mon.wait_drained(a.timeout)
+        mon.wait_drained(a.timeout, bodies=range(idx[0], idx[-1] + 1))
         enq = [SHARED["enq"][i] for i in idx]
         lat = [SHARED["start"][i] - SHARED["enq"][i] for i in idx if SHARED["start"][i] > 0]
         out.append({"target_rate": rate, "enqueued": count,

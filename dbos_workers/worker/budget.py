@@ -12,6 +12,9 @@ from __future__ import annotations
 import threading
 import time
 
+LINGER_MIN_CPU = 0.0005  # seconds of CPU per workflow
+MAX_LINGER = 0.02  # seconds
+
 
 class CpuBudget:
     """What this process's workflows cost in CPU (exponential average of each one's thread
@@ -59,3 +62,17 @@ class CpuBudget:
             return capacity
         return max(min(self.floor, capacity), min(capacity, int(self.horizon / cpu)))
 
+    def gather_sec(self, default: float) -> float:
+        """How long the claim loop may wait for a quarter of the slots to free up once one has:
+        a quarter of the horizon for CPU-bound workflows (three quarters of it still runs)."""
+        return default if self.cpu_bound() is None else max(default, self.horizon / 4)
+
+    def linger(self, capacity: int) -> float:
+        """How long the outcome writer lets a batch gather before its commit: 0 unless this
+        process is busy with workflows of at least LINGER_MIN_CPU each, whose finishes come
+        one by one and would each wake the writer (and take the GIL from the ones running).
+        Bounded so the outcomes waiting hold at most a quarter of the slots."""
+        cpu = self.cpu_bound()
+        if cpu is None or cpu < LINGER_MIN_CPU:
+            return 0.0
+        return min(MAX_LINGER, capacity * cpu / 4)

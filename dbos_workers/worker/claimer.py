@@ -37,6 +37,7 @@ class Claimer:
         self.running = 0  # held: claimed, outcome not yet durable
         self.executing = 0  # held and not yet returned from its thread
         self.running_by_queue: dict[str, int] = {}
+        self.want = 1  # free slots at which a finishing workflow wakes the claim loop
         rt.waiters.on_queue(self._on_queue)
 
     def _on_queue(self, queue: str | None) -> None:
@@ -60,14 +61,20 @@ class Claimer:
         self.budget.record(cpu)
         with self._lock:
             self.executing -= 1
-        self.wake.set()
+        self._freed()
 
     def finished(self, queue: str | None) -> None:
         with self._lock:
             self.running -= 1
             if queue is not None:
                 self.running_by_queue[queue] = self.running_by_queue.get(queue, 1) - 1
-        self.wake.set()
+        self._freed()
+
+    def _freed(self) -> None:
+        """Wake the claim loop only once `want` slots are free: each wake-up of a thread takes
+        the GIL from the workflows that are running (see Worker._gather)."""
+        if self.free() >= self.want:
+            self.wake.set()
 
     def limit(self) -> int:
         """How many workflows to hold now: the thread count, lowered for CPU-heavy ones."""

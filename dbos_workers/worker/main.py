@@ -32,6 +32,7 @@ from .heartbeat import Heartbeat
 log = structlog.get_logger("dbos_workers.worker")
 BOOT_ERROR = 3
 GATHER_SEC = 0.003
+NEVER = 1 << 30  # Claimer.want: finishing workflows do not wake the claim loop
 
 
 class Worker:
@@ -46,6 +47,7 @@ class Worker:
         self.hard_stop = threading.Event()
         queues = list(registry.queues.values())
         self.claimer = Claimer(self.rt, queues, threads, self._dispatch, stopped=self.drain)
+        self.rt.writers.outcomes.linger = lambda: self.claimer.budget.linger(threads)
         self.in_flight: set[str] = set()
         self._lock = threading.Lock()
         self.heartbeat = Heartbeat(self.rt, wctx, self.drain)
@@ -142,21 +144,38 @@ class Worker:
                 backoff.wait()
                 continue
             if free > 0 and claimed < free:
-                self.claimer.wake.wait(poll)  # drained: sleep until a NOTIFY (or the poll)
+                # Drained: sleep until a NOTIFY (or the poll). A finishing workflow wakes us
+                # only where it can let more work in (concurrency-limited queues).
+                self.claimer.want = 1 if self.claimer.special else NEVER
+                self.claimer.wake.wait(poll)
             else:
                 self._gather()
 
     def _gather(self) -> None:
-        """A backlog: let a few slots free up so the next claim is a batch, not one row per
-        finished workflow (each claim is a commit)."""
-        threshold = max(1, self.claimer.limit() // 4)
-        deadline = time.monotonic() + GATHER_SEC
-        while self.claimer.free() < threshold and not self.drain.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 and self.claimer.free() > 0:
+        """A backlog: wait until a quarter of the slots are free, so the next claim is a batch
+        and not one row per finished workflow (each claim is a commit), but claim what is free
+        `window` after the first slot freed up. Finishing workflows wake this thread only at
+        those two points (Claimer.want), not once each: every wake-up takes the GIL from the
+        workflows that run."""
+        c = self.claimer
+        threshold = max(1, c.limit() // 4)
+        window = c.budget.gather_sec(GATHER_SEC)
+        deadline: float | None = None
+        while not self.drain.is_set():
+            want = 1 if deadline is None else threshold
+            c.want = want
+            c.wake.clear()
+            free, now = c.free(), time.monotonic()
+            if free >= threshold or (deadline is not None and free > 0 and now >= deadline):
                 return
-            self.claimer.wake.wait(max(remaining, 0.0) or 1.0)
-            self.claimer.wake.clear()
+            if free == 0:
+                deadline = None
+            elif deadline is None:
+                deadline = now + window
+            if (1 if deadline is None else threshold) != want:
+                continue  # wake-up point changed: re-arm before sleeping
+            c.wake.wait(1.0 if deadline is None else deadline - now)
+        c.want = 1
 
     def shutdown(self) -> None:
         timeout = self.wctx.drain_timeout_sec()

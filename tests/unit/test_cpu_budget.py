@@ -67,3 +67,18 @@ def test_real_load_is_measured_from_process_cpu() -> None:
     threading.Event().wait(0.1)  # an idle window (the thing measured, not a synchronization)
     assert b.load() < 0.5
 
+
+
+def test_outcome_linger_and_gather_window_only_for_cpu_heavy_work_on_a_busy_process() -> None:
+    heavy, tiny, idle = Busy(0.95), Busy(0.95), Busy(0.2)
+    for _ in range(30):
+        heavy.record(0.005)
+        tiny.record(0.00005)
+        idle.record(0.005)
+    assert heavy.linger(64) == 0.02  # capped: 64 slots * 5 ms / 4 would be 80 ms
+    assert abs(heavy.linger(4) - 0.005) < 1e-9  # a quarter of the slots' worth of outcomes
+    assert tiny.linger(64) == 0.0 and idle.linger(64) == 0.0
+    assert Busy(0.95).linger(64) == 0.0  # nothing measured yet
+    assert heavy.gather_sec(0.003) == heavy.horizon / 4
+    assert tiny.gather_sec(0.003) == tiny.horizon / 4  # busy: a quarter of the slots frees fast
+    assert idle.gather_sec(0.003) == 0.003

@@ -176,3 +176,25 @@ def test_close_writes_what_is_pending_then_refuses() -> None:
     assert rec.flushed == set(range(5))
     with pytest.raises(RuntimeError):
         gc.submit(9)
+
+
+def test_linger_gathers_items_submitted_one_by_one_into_one_batch() -> None:
+    """With a linger (a CPU-busy worker), writes that arrive one at a time within it share one
+    flush instead of waking the flusher once each; without it each gets its own flush."""
+    for linger, batches in ((0.5, 1), (0.0, 5)):
+        rec = Recorder()
+        gc: GroupCommit[int, int] = GroupCommit(rec)
+        gc.linger = lambda linger=linger: linger  # type: ignore[misc]
+        done = threading.Semaphore(0)
+        started = time.monotonic()
+        for i in range(5):
+            gc.submit_nowait(i, lambda _f, done=done: done.release())  # type: ignore[misc]
+            if not linger:  # let each flush finish before the next write
+                assert done.acquire(timeout=5)
+        for _ in range(5 if linger else 0):
+            assert done.acquire(timeout=5)
+        assert len(rec.batches) == batches, rec.batches
+        assert rec.flushed == set(range(5))
+        if linger:  # the batch waited for the linger, not longer than a few of them
+            assert 0.5 <= time.monotonic() - started < 3.0
+        assert gc.close(5)
