@@ -18,6 +18,7 @@ import structlog
 
 from .clock import Clock
 from .db.repository import Repository, Row
+from .osname import name_thread
 
 MAX_BATCH = 256
 I = TypeVar("I")  # noqa: E741
@@ -84,6 +85,7 @@ class GroupCommit(Generic[I, R]):
                 self._wake.release()
 
     def _loop(self) -> None:
+        name_thread()
         while True:
             with self._mutex:
                 pending = bool(self._pending)

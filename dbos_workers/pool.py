@@ -16,6 +16,8 @@ from typing import Any
 
 import structlog
 
+from .osname import name_thread
+
 log = structlog.get_logger("dbos_workers.pool")
 _Item = tuple[Callable[..., Any], tuple[Any, ...]] | None
 _live: weakref.WeakSet[ThreadPool] = weakref.WeakSet()
@@ -39,12 +41,13 @@ class ThreadPool:
             self._queue.put((fn, args))
             self._waiting += 1
             if self._waiting > self._idle and len(self._threads) < self.size:
-                t = threading.Thread(target=self._run, name=f"{self.name}_{len(self._threads)}")
+                t = threading.Thread(target=self._run, name=f"dbos-exec-{len(self._threads)}")
                 self._threads.append(t)
                 self._idle += 1
                 t.start()
 
     def _run(self) -> None:
+        name_thread()
         while True:
             item = self._queue.get()
             with self._lock:

@@ -18,6 +18,7 @@ from .context import WorkflowContext
 from .db.listener import Listener, Waiters, wake_key
 from .db.repository import Repository
 from .notifier import QueueWakeCoalescer
+from .osname import name_thread
 from .pool import ThreadPool
 from .registry import Registry
 
@@ -89,6 +90,7 @@ class Runtime:
         every = max(0.5, self.settings.executor_lease_sec / 3)
 
         def loop() -> None:
+            name_thread()
             while not self.draining.wait(every):
                 try:
                     self.heartbeat()

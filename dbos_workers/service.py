@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 
+from .osname import name_thread
+
 
 class ThreadService:
     thread_name = "dbos-service"
@@ -15,7 +17,7 @@ class ThreadService:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread = threading.Thread(target=self._main, name=self.thread_name, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -23,6 +25,10 @@ class ThreadService:
         if self._thread is not None:
             self._thread.join(timeout=self.join_timeout)
         self._stopped()
+
+    def _main(self) -> None:
+        name_thread()
+        self._run()
 
     def _run(self) -> None:
         raise NotImplementedError

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 import psycopg
 import structlog
 
+from ..osname import name_thread
 from .queries import load_queries
 from .repository import Backoff, compose, connect_direct, mask_url
 
@@ -166,6 +167,7 @@ class Listener:
             event.set()
 
     def _run(self) -> None:
+        name_thread()
         backoff = Backoff(first=0.05, cap=2.0, total=float("inf"))
         first = True
         while not self._stop.is_set():

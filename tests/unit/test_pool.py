@@ -97,3 +97,20 @@ def test_cancel_flag_set_before_and_during_wait() -> None:
     other = CancelFlag()
     other.set()
     assert other.wait(5) is True
+
+
+def test_pool_threads_carry_their_name_at_the_os_level() -> None:
+    """top -H / perf / py-spy show dbw-exec-N for the executor's threads (Linux, as CI)."""
+    pool = ThreadPool(2, "test")
+    seen: list[str] = []
+    done = threading.Event()
+
+    def read_comm() -> None:
+        with open("/proc/thread-self/comm") as f:
+            seen.append(f.read().strip())
+        done.set()
+
+    pool.submit(read_comm)
+    assert done.wait(5)
+    pool.shutdown(wait=True)
+    assert seen == ["dbw-exec-0"]
