@@ -29,6 +29,7 @@ class DBOSConfig(TypedDict, total=False):
     # ours
     worker_processes: int | None
     worker_threads: int | None
+    worker_cpu_affinity: bool | None
     embedded_data_dir: str | None
     executor_lease_sec: float | None
     polling_interval_sec: float | None
@@ -67,6 +68,7 @@ class Settings:
     serializer: Serializer
     worker_processes: int
     worker_threads: int
+    worker_cpu_affinity: bool
     embedded_data_dir: Path
     executor_lease_sec: float
     polling_interval_sec: float
@@ -122,6 +124,15 @@ def _str(config: DBOSConfig, key: str) -> str | None:
     value = config.get(key)
     if value is not None and not isinstance(value, str):
         raise DBOSConfigError(f"config key {key!r} must be a string, got {value!r}")
+    return value
+
+
+def _bool(config: DBOSConfig, key: str, default: bool) -> bool:
+    value = config.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise DBOSConfigError(f"config key {key!r} must be true or false, got {value!r}")
     return value
 
 
@@ -202,6 +213,7 @@ def build_settings(config: Any) -> Settings:
         serializer=_serializer(cfg.get("serializer")),
         worker_processes=_int(cfg, "worker_processes", os.cpu_count() or 1, 0),
         worker_threads=_int(cfg, "worker_threads", 64, 1),
+        worker_cpu_affinity=_bool(cfg, "worker_cpu_affinity", True),
         embedded_data_dir=Path(data_dir).expanduser().resolve(),
         executor_lease_sec=_float(cfg, "executor_lease_sec", 10.0, 1.0),
         polling_interval_sec=_float(cfg, "polling_interval_sec", 1.0, 0.01),

@@ -26,6 +26,7 @@ from ..logging import bind_process, configure
 from ..recovery import dead_pending, execute
 from ..registry import INTERNAL_QUEUE, Registry
 from ..runtime import Runtime, set_process_runtime
+from .affinity import pin_worker
 from .claimer import Claimer
 from .heartbeat import Heartbeat
 
@@ -201,6 +202,10 @@ class Worker:
 def run_worker(settings: Settings, registry: Registry, conninfo: str, wctx: Any) -> int:
     configure(settings.log_level)
     bind_process(pid=os.getpid(), slot=wctx.slot, executor_id=f"{settings.executor_id}/{wctx.slot}")
+    if settings.worker_cpu_affinity:
+        cpu = pin_worker(wctx.slot)  # before any thread starts: they inherit it
+        if cpu is not None:
+            log.info("worker_pinned", cpu=cpu)
     try:
         worker = Worker(settings, registry, conninfo, wctx)
         worker.boot()

@@ -23,6 +23,7 @@ from dbos_workers.config import build_settings
         ({"name": "app", "executor_id": "a/b"}, "executor_id"),
         ({"name": "app", "serializer": "xml"}, "serializer"),
         ({"name": "app", "executor_lease_sec": 0}, "executor_lease_sec"),
+        ({"name": "app", "worker_cpu_affinity": "yes"}, "worker_cpu_affinity"),
     ],
 )
 def test_bad_config_raises_typed_error(config: dict[str, object], match: str) -> None:
@@ -47,7 +48,7 @@ def test_unknown_and_unsupported_keys_warn_once() -> None:
 def test_defaults_and_url_normalization() -> None:
     s = build_settings({"name": "app", "system_database_url": "postgresql+psycopg://u:p@h:5432/db"})
     assert s.database_url == "postgresql://u:p@h:5432/db"
-    assert s.schema == "dbos_workers" and s.worker_processes >= 1
+    assert s.schema == "dbos_workers" and s.worker_processes >= 1 and s.worker_cpu_affinity is True
     assert s.executor_id and "/" not in s.executor_id
 
 
