@@ -29,7 +29,7 @@ class DBOSConfig(TypedDict, total=False):
     # ours
     worker_processes: int | None
     worker_threads: int | None
-    worker_cpu_affinity: bool | None
+    worker_cpu_affinity: bool | str | None
     embedded_data_dir: str | None
     executor_lease_sec: float | None
     polling_interval_sec: float | None
@@ -68,7 +68,7 @@ class Settings:
     serializer: Serializer
     worker_processes: int
     worker_threads: int
-    worker_cpu_affinity: bool
+    worker_cpu_affinity: bool | None  # None: "auto"
     embedded_data_dir: Path
     executor_lease_sec: float
     polling_interval_sec: float
@@ -127,12 +127,12 @@ def _str(config: DBOSConfig, key: str) -> str | None:
     return value
 
 
-def _bool(config: DBOSConfig, key: str, default: bool) -> bool:
-    value = config.get(key)
-    if value is None:
-        return default
+def _affinity(config: DBOSConfig) -> bool | None:
+    value = config.get("worker_cpu_affinity")
+    if value is None or value == "auto":
+        return None
     if not isinstance(value, bool):
-        raise DBOSConfigError(f"config key {key!r} must be true or false, got {value!r}")
+        raise DBOSConfigError(f"config key 'worker_cpu_affinity' must be true, false or 'auto', got {value!r}")
     return value
 
 
@@ -213,7 +213,7 @@ def build_settings(config: Any) -> Settings:
         serializer=_serializer(cfg.get("serializer")),
         worker_processes=_int(cfg, "worker_processes", os.cpu_count() or 1, 0),
         worker_threads=_int(cfg, "worker_threads", 64, 1),
-        worker_cpu_affinity=_bool(cfg, "worker_cpu_affinity", True),
+        worker_cpu_affinity=_affinity(cfg),
         embedded_data_dir=Path(data_dir).expanduser().resolve(),
         executor_lease_sec=_float(cfg, "executor_lease_sec", 10.0, 1.0),
         polling_interval_sec=_float(cfg, "polling_interval_sec", 1.0, 0.01),

@@ -202,10 +202,10 @@ class Worker:
 def run_worker(settings: Settings, registry: Registry, conninfo: str, wctx: Any) -> int:
     configure(settings.log_level)
     bind_process(pid=os.getpid(), slot=wctx.slot, executor_id=f"{settings.executor_id}/{wctx.slot}")
-    if settings.worker_cpu_affinity:
-        cpu = pin_worker(wctx.slot)  # before any thread starts: they inherit it
-        if cpu is not None:
-            log.info("worker_pinned", cpu=cpu)
+    # before any thread starts (they inherit it)
+    cpu = pin_worker(wctx.slot, settings.worker_processes, settings.worker_cpu_affinity)
+    if cpu is not None:
+        log.info("worker_pinned", cpu=cpu)
     try:
         worker = Worker(settings, registry, conninfo, wctx)
         worker.boot()

@@ -92,22 +92,28 @@ def test_300_queued_workflows_run_on_both_workers(launch: Launch, pg_url: str, s
     assert sum(r["n"] for r in rows) == 300
 
 
-@pytest.mark.parametrize("pinned", [True, False])
-def test_each_worker_is_pinned_to_its_own_cpu(launch: Launch, pinned: bool) -> None:
-    """worker_cpu_affinity (default on): worker slot i runs on the i-th CPU this process may
-    use; off, the workers keep the app's CPU set. (On one CPU there is nothing to pin.)"""
-    allowed = sorted(os.sched_getaffinity(0))
-    launch(worker_processes=2, worker_cpu_affinity=pinned)
-    workers = live_workers(2)
-    if pinned and len(allowed) >= 2:
-        expected = [{allowed[0]}, {allowed[1 % len(allowed)]}]
-    else:
-        expected = [set(allowed), set(allowed)]
-    assert wait_until(lambda: [os.sched_getaffinity(p) for p in workers] == expected, 10), \
-        ([os.sched_getaffinity(p) for p in workers], expected)
+CPUS = sorted(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize(("affinity", "workers", "pinned"), [
+    (None, len(CPUS), len(CPUS) >= 2),  # default "auto": a pool with a worker per CPU pins
+    ("auto", 1, False),  # a smaller pool leaves the cores alone
+    (True, 1, len(CPUS) >= 2),
+    (False, len(CPUS), False),
+])
+def test_workers_are_pinned_to_a_cpu_each(launch: Launch, affinity: object, workers: int,
+                                          pinned: bool) -> None:
+    """worker_cpu_affinity: worker slot i runs on the i-th CPU this process may use; unpinned
+    workers keep the app's CPU set. (On one CPU there is nothing to pin.)"""
+    config = {} if affinity is None else {"worker_cpu_affinity": affinity}
+    launch(worker_processes=workers, **config)
+    pids = live_workers(workers)
+    expected = [{CPUS[i % len(CPUS)]} if pinned else set(CPUS) for i in range(workers)]
+    assert wait_until(lambda: [os.sched_getaffinity(p) for p in pids] == expected, 10), \
+        ([os.sched_getaffinity(p) for p in pids], expected)
     # every thread of the worker (listener, heartbeat, ... once it has booted), not only its
     # main one
-    for pid, cpus in zip(workers, expected, strict=True):
+    for pid, cpus in zip(pids, expected, strict=True):
         assert wait_until(lambda pid=pid: len(os.listdir(f"/proc/{pid}/task")) > 2, 10)
         tasks = os.listdir(f"/proc/{pid}/task")
         assert all(os.sched_getaffinity(int(t)) == cpus for t in tasks)

@@ -24,6 +24,7 @@ from dbos_workers.config import build_settings
         ({"name": "app", "serializer": "xml"}, "serializer"),
         ({"name": "app", "executor_lease_sec": 0}, "executor_lease_sec"),
         ({"name": "app", "worker_cpu_affinity": "yes"}, "worker_cpu_affinity"),
+        ({"name": "app", "worker_cpu_affinity": 1}, "worker_cpu_affinity"),
     ],
 )
 def test_bad_config_raises_typed_error(config: dict[str, object], match: str) -> None:
@@ -48,7 +49,7 @@ def test_unknown_and_unsupported_keys_warn_once() -> None:
 def test_defaults_and_url_normalization() -> None:
     s = build_settings({"name": "app", "system_database_url": "postgresql+psycopg://u:p@h:5432/db"})
     assert s.database_url == "postgresql://u:p@h:5432/db"
-    assert s.schema == "dbos_workers" and s.worker_processes >= 1 and s.worker_cpu_affinity is True
+    assert s.schema == "dbos_workers" and s.worker_processes >= 1 and s.worker_cpu_affinity is None  # auto
     assert s.executor_id and "/" not in s.executor_id
 
 
