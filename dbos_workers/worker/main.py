@@ -33,7 +33,6 @@ from .heartbeat import Heartbeat
 log = structlog.get_logger("dbos_workers.worker")
 BOOT_ERROR = 3
 GATHER_SEC = 0.003
-NEVER = 1 << 30  # Claimer.want: finishing workflows do not wake the claim loop
 
 
 class Worker:
@@ -145,9 +144,11 @@ class Worker:
                 backoff.wait()
                 continue
             if free > 0 and claimed < free:
-                # Drained: sleep until a NOTIFY (or the poll). A finishing workflow wakes us
-                # only where it can let more work in (concurrency-limited queues).
-                self.claimer.want = 1 if self.claimer.special else NEVER
+                # Drained: sleep until a NOTIFY, the poll, or a finishing workflow. (Producers
+                # coalesce their NOTIFYs to one per 10 ms under load; claiming again when a
+                # workflow finishes starts what was enqueued in between. Without it, steady
+                # state enqueue->start p50 went from 4 to 9 ms at ~2,000/s.)
+                self.claimer.want = 1
                 self.claimer.wake.wait(poll)
             else:
                 self._gather()
