@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import signal
 import sys
@@ -64,22 +65,28 @@ class WorkerContext:
 WorkerMain = Callable[[WorkerContext], int]
 
 
-def set_parent_death_signal(sig: signal.Signals) -> bool:
-    """Ask Linux to send ``sig`` when the parent dies (``prctl(PR_SET_PDEATHSIG)``), best effort."""
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _prctl(option: int, arg: int | ctypes.c_char_p) -> bool:
+    """Linux prctl(2), best effort: False where it fails or does not exist."""
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)) == 0
+        return int(_libc().prctl(option, arg, 0, 0, 0)) == 0
     except (OSError, AttributeError):
         return False
+
+
+def set_parent_death_signal(sig: signal.Signals) -> bool:
+    """Ask Linux to send ``sig`` when the parent dies (``prctl(PR_SET_PDEATHSIG)``), best effort."""
+    return _prctl(PR_SET_PDEATHSIG, int(sig))
 
 
 def set_process_name(name: str) -> bool:
-    """Name this process for ps/top/htop (``prctl(PR_SET_NAME)``, 15 bytes), best effort."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)) == 0
-    except (OSError, AttributeError):
-        return False
+    """Name the calling thread (the process, from its main thread) for ps/top/htop
+    (``prctl(PR_SET_NAME)``, 15 bytes), best effort."""
+    return _prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]))
 
 
 def bootstrap_worker(

@@ -144,11 +144,10 @@ class Worker:
                 backoff.wait()
                 continue
             if free > 0 and claimed < free:
-                # Drained: sleep until a NOTIFY, the poll, or a finishing workflow. (Producers
-                # coalesce their NOTIFYs to one per 10 ms under load; claiming again when a
-                # workflow finishes starts what was enqueued in between. Without it, steady
-                # state enqueue->start p50 went from 4 to 9 ms at ~2,000/s.)
-                self.claimer.want = 1
+                # Drained: sleep until a NOTIFY, the poll, or a finishing workflow (want is 1
+                # outside _gather). Producers coalesce their NOTIFYs to one per 10 ms under
+                # load; claiming again when a workflow finishes starts what was enqueued in
+                # between. Without it, steady-state enqueue->start p50 went from 4 to 9 ms.
                 self.claimer.wake.wait(poll)
             else:
                 self._gather()
@@ -162,22 +161,20 @@ class Worker:
         c = self.claimer
         threshold = max(1, c.limit() // 4)
         window = c.budget.gather_sec(GATHER_SEC)
-        deadline: float | None = None
-        while not self.drain.is_set():
-            want = 1 if deadline is None else threshold
-            c.want = want
-            c.wake.clear()
-            free, now = c.free(), time.monotonic()
-            if free >= threshold or (deadline is not None and free > 0 and now >= deadline):
-                return
-            if free == 0:
-                deadline = None
-            elif deadline is None:
-                deadline = now + window
-            if (1 if deadline is None else threshold) != want:
-                continue  # wake-up point changed: re-arm before sleeping
-            c.wake.wait(1.0 if deadline is None else deadline - now)
-        c.want = 1
+        deadline: float | None = None  # set once a slot is free
+        try:
+            while not self.drain.is_set():
+                c.want = 1 if deadline is None else threshold
+                c.wake.clear()
+                free, now = c.free(), time.monotonic()
+                if free >= threshold or (deadline is not None and free > 0 and now >= deadline):
+                    return
+                if (free == 0) != (deadline is None):  # the wake-up point changes: re-arm
+                    deadline = None if free == 0 else now + window
+                    continue
+                c.wake.wait(1.0 if deadline is None else deadline - now)
+        finally:
+            c.want = 1
 
     def shutdown(self) -> None:
         timeout = self.wctx.drain_timeout_sec()
