@@ -38,8 +38,14 @@ def send(rt: Runtime, destination_id: str, message: Any, topic: str | None,
     t = _topic(topic)
 
     def insert(ctx: Any, fid: int) -> None:
-        message_id = (f"{ctx.workflow_id}-{fid}" if ctx is not None
-                      else idempotency_key or uuid.uuid4().hex)
+        # The idempotency key wins wherever it is given, scoped per destination as in DBOS:
+        # two senders (workflows or not) with one key deliver once.
+        if idempotency_key is not None:
+            message_id = f"{_text('idempotency key', idempotency_key)}::{destination_id}"
+        elif ctx is not None:
+            message_id = f"{ctx.workflow_id}-{fid}"
+        else:
+            message_id = uuid.uuid4().hex
         try:
             rt.repo.all("message_send", message_id=message_id, destination_id=destination_id,
                         topic=t, message=body, now_ms=rt.clock.now_ms(),

@@ -140,6 +140,7 @@ class Repository:
     def _configure(self, conn: psycopg.Connection[Row]) -> None:
         conn.execute(self._search_path)
         conn.execute(self._queries["session_generic_plans"])
+        conn.execute(self._queries["session_no_jit"])
 
     def open(self) -> None:
         try:

@@ -24,7 +24,8 @@ SELECT owner.status, owner.owner_token, (SELECT count(*) FROM ins) AS written FR
 
 -- name: step_record_batch
 -- Checkpoint several operations (group commit), each only if its execution still owns the
--- workflow. Share locks are taken in id order. One row per input with status, owner, written.
+-- workflow (a cancelled workflow keeps the steps it completed: resume replays them). Share
+-- locks are taken in id order. One row per input with status, owner, written.
 WITH input AS (
     SELECT * FROM unnest(%(workflow_ids)s::TEXT[], %(function_ids)s::INTEGER[],
                          %(function_names)s::TEXT[], %(outputs)s::TEXT[], %(errors)s::TEXT[],
@@ -41,7 +42,7 @@ WITH input AS (
     SELECT i.workflow_uuid, i.function_id, i.function_name, i.output, i.error,
            i.child_workflow_id, i.started_at_epoch_ms, %(now_ms)s
     FROM input i JOIN owner o ON o.workflow_uuid = i.workflow_uuid
-    WHERE o.status = 'PENDING' AND o.owner_token = i.owner_token
+    WHERE o.status IN ('PENDING', 'CANCELLED') AND o.owner_token = i.owner_token
     ON CONFLICT (workflow_uuid, function_id) DO NOTHING
     RETURNING workflow_uuid, function_id
 )

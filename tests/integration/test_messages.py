@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from typing import Any
 
@@ -150,3 +152,66 @@ def test_cancel_and_resume(launch: Any) -> None:
     with pytest.raises(DBOSAwaitedWorkflowCancelledError):
         handle.get_result(timeout=10)
     assert ran == ["a"]
+
+
+def test_completed_step_survives_cancel_then_resume(launch: Any, pg_url: str, schema: str,
+                                                     tmp_path: Any) -> None:
+    """The workflow's last completed step is recorded even though its outcome is refused
+    (cancelled): resume replays it instead of running it again (DBOS: once, and listed)."""
+    log = tmp_path / "ran.log"
+    app_pid = os.getpid()
+    release = threading.Event()
+
+    @DBOS.step()
+    def once() -> str:
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        return "x"
+
+    @DBOS.workflow()
+    def flow() -> str:
+        value = once()
+        if os.getpid() == app_pid:
+            release.wait(10)  # blocked outside any DBOS call: the step's checkpoint is deferred
+        return value
+
+    launch(worker_processes=1)
+    with SetWorkflowID("cancel-resume"):
+        handle = DBOS.start_workflow(flow)
+    wait_until(lambda: log.exists() and log.read_text().count("\n") == 1)
+    DBOS.cancel_workflow("cancel-resume")
+    release.set()
+    with pytest.raises(DBOSAwaitedWorkflowCancelledError):
+        handle.get_result(timeout=10)
+    wait_until(lambda: "cancel-resume" not in DBOS._rt().active)  # the body returned
+    steps = DBOS.list_workflow_steps("cancel-resume")
+    assert [s["function_name"].rsplit(".", 1)[-1] for s in steps] == ["once"]
+    assert steps[0]["output"] == "x"
+    assert DBOS.resume_workflow("cancel-resume").get_result(timeout=20) == "x"
+    assert log.read_text().splitlines() == [str(app_pid)]  # the step ran once, here
+    assert query(pg_url, schema, "SELECT count(*) AS n FROM operation_outputs "
+                 "WHERE workflow_uuid = 'cancel-resume'")[0]["n"] == 1
+
+
+def test_send_idempotency_key_delivers_once_across_workflows(launch: Any, pg_url: str,
+                                                             schema: str) -> None:
+    """Two workflows (and a plain caller) sending with one idempotency key deliver once."""
+    @DBOS.workflow()
+    def sender(dest: str, body: str) -> None:
+        DBOS.send(dest, body, "t", idempotency_key="K")
+
+    @DBOS.workflow()
+    def receiver() -> list[Any]:
+        return [DBOS.recv("t", timeout_seconds=5), DBOS.recv("t", timeout_seconds=0.3)]
+
+    launch()
+    with SetWorkflowID("idem-dest"):
+        handle = DBOS.start_workflow(receiver)
+    with SetWorkflowID("idem-s1"):
+        sender("idem-dest", "first")
+    with SetWorkflowID("idem-s2"):
+        sender("idem-dest", "second")
+    DBOS.send("idem-dest", "third", "t", idempotency_key="K")
+    assert handle.get_result(timeout=10) == ["first", None]
+    rows = query(pg_url, schema, "SELECT message_uuid FROM notifications WHERE destination_uuid = 'idem-dest'")
+    assert [r["message_uuid"] for r in rows] == ["K::idem-dest"]

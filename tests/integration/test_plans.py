@@ -1,0 +1,101 @@
+"""The hot statements' plans do not degrade with the table: the pool runs generic plans
+(`plan_cache_mode = force_generic_plan`) without JIT, and each hot statement's generic plan
+reaches workflow_status only through an index, whatever the backlog (a deep backlog is what
+overload looks like; a plan that scans the table makes an overloaded system slower the further
+behind it is)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from dbos_workers import DBOS
+from dbos_workers.db import migrate
+from dbos_workers.db.queries import load_queries
+
+pytestmark = pytest.mark.integration
+
+BACKLOG = 200_000
+IDS = ["w-10", "w-20"]
+HOT: dict[str, dict[str, Any]] = {
+    "workflow_claim_batch": dict(executor_id="e", owner_token="t", owner_instance="i", now_ms=5,
+                                 queues=["q"], n=64),
+    "workflow_claim_limited": dict(executor_id="e", owner_token="t", owner_instance="i", now_ms=5,
+                                   rate_limited=False, queue="q", n=64, concurrency=10,
+                                   rate_limit=None, rate_period_ms=0),
+    "workflow_complete_batch": dict(workflow_ids=IDS, owner_tokens=["t", "t"], statuses=["SUCCESS"] * 2,
+                                    outputs=["o", "o"], errors=["e", "e"], step_ids=[1, 1],
+                                    step_names=["s", "s"], step_outputs=["o", "o"],
+                                    step_errors=["e", "e"], step_started=[1, 1], now_ms=5, channel="c"),
+    "step_record_batch": dict(workflow_ids=IDS, function_ids=[1, 1], function_names=["s", "s"],
+                              outputs=["o", "o"], errors=["e", "e"], child_ids=["c", "c"],
+                              started=[1, 1], owner_tokens=["t", "t"], now_ms=5),
+    "workflow_requeue": dict(workflow_ids=IDS, refund=1, default_queue="q", now_ms=1, channel="c"),
+    "workflow_get_outcome": dict(workflow_id="w-10"),
+    "step_list": dict(workflow_id="w-10"),
+    "maintenance_expired_holders": dict(now_ms=10**13, lease_ms=1000, n=500),
+    "maintenance_promote_delayed": dict(now_ms=10**13, n=500, channel="c"),
+    "workflow_cancel_expired": dict(now_ms=10**13, n=500, channel="c"),
+}
+
+
+def _type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "bigint"
+    if isinstance(value, list):
+        return "bigint[]" if value and all(isinstance(v, int) for v in value) else "text[]"
+    return "text"
+
+
+def generic_plan(conn: psycopg.Connection[Any], name: str, params: dict[str, Any]) -> str:
+    """EXPLAIN of the named query's generic plan, prepared as the pool prepares it."""
+    names: list[str] = []
+
+    def positional(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    body = re.sub(r"%\((\w+)\)s", positional, load_queries()[name])
+    types = ", ".join(_type(params[n]) for n in names)
+    conn.execute(f"PREPARE plan_probe ({types}) AS {body}".encode())
+    try:
+        args = sql.SQL(", ").join(sql.Literal(params[n]) for n in names)
+        rows = conn.execute(sql.SQL("EXPLAIN EXECUTE plan_probe ({})").format(args)).fetchall()
+        return "\n".join(r[0] for r in rows)
+    finally:
+        conn.execute("DEALLOCATE plan_probe")
+
+
+def test_pool_sessions_use_generic_plans_without_jit(launch: Any) -> None:
+    launch()
+    with DBOS._rt().repo._pool.connection() as conn:
+        settings = {k: conn.execute(f"SHOW {k}".encode()).fetchone()[k]
+                    for k in ("plan_cache_mode", "jit")}
+    assert settings == {"plan_cache_mode": "force_generic_plan", "jit": "off"}
+
+
+@pytest.mark.slow
+def test_hot_statements_never_scan_workflow_status_at_depth(pg_url: str, schema: str) -> None:
+    migrate.migrate(pg_url, schema)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        conn.execute(f"""INSERT INTO workflow_status (workflow_uuid, status, name, inputs, queue_name,
+                         created_at, updated_at)
+                         SELECT 'w-' || g, 'ENQUEUED', 'f', 'i', 'q', g, g
+                         FROM generate_series(1, {BACKLOG}) AS g""".encode())
+        conn.execute("ANALYZE workflow_status")
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        conn.execute("SET jit = off")
+        scans = {}
+        for name, params in HOT.items():
+            plan = generic_plan(conn, name, params)
+            scans[name] = [ln.strip() for ln in plan.splitlines() if "Seq Scan on workflow_status" in ln]
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+    assert {k: v for k, v in scans.items() if v} == {}
