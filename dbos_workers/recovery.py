@@ -1,77 +1,33 @@
 """Running claimed or recovered rows, and finding PENDING work whose holder is dead.
 
 Never take work from a live process: a holder is dead when it recorded a clean stop, or it
-ran on this host and its pid is gone (or reused), or its lease (heartbeat) expired.
+ran on this host and its pid is gone (or reused), or its lease (heartbeat) expired on the
+database's clock.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from typing import Any
 
 from .completer import Then
 from .db.repository import Row
 from .errors import DBOSWorkflowFunctionNotFoundError
+from .proc import pid_alive
 from .runtime import Runtime
 from .workflow import complete, resume_context, run_detached
 
-_BOOT_TIME: float | None = None
-
-
-def _boot_time() -> float:
-    global _BOOT_TIME
-    if _BOOT_TIME is None:
-        with open("/proc/stat") as f:
-            _BOOT_TIME = next(float(ln.split()[1]) for ln in f if ln.startswith("btime"))
-    return _BOOT_TIME
-
-
-def _proc_stat(pid: int) -> list[str] | None:
-    """Fields of /proc/<pid>/stat after the command name (state first), None when unknown."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-
-
-def process_start_ms(pid: int) -> int | None:
-    """Epoch ms when pid started (Linux), None when unknown."""
-    fields = _proc_stat(pid)
-    try:
-        ticks = int(fields[19]) if fields else None
-        if ticks is None:
-            return None
-        return int((_boot_time() + ticks / os.sysconf("SC_CLK_TCK")) * 1000)
-    except (OSError, ValueError, IndexError, StopIteration):
-        return None
-
-
-def pid_alive(pid: int, registered_at_ms: int | None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    fields = _proc_stat(pid)
-    if fields and fields[0] in ("Z", "X"):
-        return False  # exited, not reaped (an orphan under an init that never reaps)
-    started = process_start_ms(pid)
-    if started is None or registered_at_ms is None:
-        return True
-    return started <= registered_at_ms + 2000  # a later start means the pid was reused
-
 
 def holder_dead(rt: Runtime, row: Row, lease_sec: float) -> bool:
+    """Known dead: stopped cleanly, gone from this host, or silent for a lease (measured on
+    the database's clock: silent_ms)."""
     if row["owner_instance"] == rt.instance_id:
         return False
     if row["host"] is None or row["stopped_at"] is not None:
         return True
-    if row["host"] == rt.host and not pid_alive(row["pid"], row["started_at"]):
+    if row["host"] == rt.host and not pid_alive(row["pid"], row["proc_start_ticks"], row["boot_id"]):
         return True
-    return bool(rt.clock.now_ms() - row["heartbeat_at"] > lease_sec * 1000)
+    return bool(row["silent_ms"] > lease_sec * 1000)
 
 
 def dead_pending(rt: Runtime, executor_id: str) -> list[Row]:

@@ -7,19 +7,21 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
 
-from .clock import SYSTEM_CLOCK, Clock
+from .clock import Clock, DatabaseClock
 from .completer import Writers
 from .config import Settings
 from .context import WorkflowContext
 from .db.listener import Listener, Waiters, wake_key
-from .db.repository import Repository
+from .db.repository import Repository, Row
 from .notifier import QueueWakeCoalescer
 from .osname import name_thread
 from .pool import ThreadPool
+from .proc import process_identity
 from .registry import Registry
 
 log = structlog.get_logger("dbos_workers.runtime")
@@ -34,7 +36,7 @@ class Runtime:
     role: str
     pool_size: int
     threads: int
-    clock: Clock = SYSTEM_CLOCK
+    clock: Clock = field(default_factory=DatabaseClock)
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     host: str = field(default_factory=socket.gethostname)
     pid: int = field(default_factory=os.getpid)
@@ -81,9 +83,10 @@ class Runtime:
     def start(self) -> None:
         self.repo.open()
         self.listener.start()
-        self.repo.run("executor_register", instance_id=self.instance_id,
-                      executor_id=self.executor_id, host=self.host, pid=self.pid,
-                      role=self.role, now_ms=self.clock.now_ms())
+        ticks, boot_id = process_identity(self.pid)
+        self._timed(lambda: self.repo.one(
+            "executor_register", instance_id=self.instance_id, executor_id=self.executor_id,
+            host=self.host, pid=self.pid, role=self.role, proc_start_ticks=ticks, boot_id=boot_id))
 
     def start_lease(self) -> None:
         """Keep this instance's lease fresh (the app process; workers beat in their service)."""
@@ -100,8 +103,19 @@ class Runtime:
         threading.Thread(target=loop, name="dbos-lease", daemon=True).start()
 
     def heartbeat(self) -> None:
-        self.repo.run("executor_heartbeat", instance_id=self.instance_id,
-                      now_ms=self.clock.now_ms(), retry=False)
+        self._timed(lambda: self.repo.one("executor_heartbeat", instance_id=self.instance_id,
+                                          retry=False))
+
+    def _timed(self, query: Callable[[], Row | None]) -> None:
+        """Run a lease query that returns the database's time; re-estimate the clock offset."""
+        clock = self.clock
+        if not isinstance(clock, DatabaseClock):
+            query()
+            return
+        sent = clock.local_ms()
+        row = query()
+        if row is not None:
+            clock.sample(sent, int(row["db_now_ms"]), clock.local_ms())
 
     def stop(self, wait_threads: bool = False) -> None:
         self.closed = True
@@ -111,8 +125,7 @@ class Runtime:
             self.log.warning("group_commit_close_timeout")
         self.listener.stop()
         try:
-            self.repo.run("executor_stopped", instance_id=self.instance_id,
-                          now_ms=self.clock.now_ms(), retry=False)
+            self.repo.run("executor_stopped", instance_id=self.instance_id, retry=False)
         except Exception as exc:
             self.log.warning("executor_stop_record_failed", error=str(exc)[:200])
         self.repo.close()

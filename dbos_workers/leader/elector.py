@@ -23,8 +23,10 @@ Until then it does not start a cron tick once its own lease has lapsed (`lease_v
 idempotent work (deterministic `sched-{name}-{tick}` ids inserted with ON CONFLICT DO NOTHING)
 is the second line of defence against the moment both believe they lead.
 
-The lease compares epoch milliseconds written by one host with the clock of another: hosts'
-clocks must agree to well within `executor_lease_sec` (NTP), as for the executor leases.
+The lease is written and compared on the database's clock (db_now_ms() in the statements),
+never a host's: a follower whose clock runs 30 s fast must not see a live leader as stale.
+How long this process itself may still act (`lease_valid`) is a duration on its own
+monotonic clock.
 Fencing needs the right to terminate the leader's backend (the same database role, or
 pg_signal_backend) and Postgres 14+. Session advisory locks need a direct or session-pooled
 connection: PgBouncer in transaction mode would hand the lock's session to someone else.
@@ -108,7 +110,7 @@ class Elector(ThreadService):
     def _acquire(self) -> bool:
         mark = time.monotonic()
         row = self._one(self._q["leader_try_lock"], key=self.key, instance_id=self.rt.instance_id,
-                        executor_id=self.rt.executor_id, now_ms=self.rt.clock.now_ms())
+                        executor_id=self.rt.executor_id)
         if row and row["acquired"]:
             self._renewed = mark
             return True
@@ -116,7 +118,7 @@ class Elector(ThreadService):
 
     def _fence_stale(self) -> bool:
         """Terminate the lock holder's session if its lease lapsed; True when one was."""
-        row = self._one(self._q["leader_fence_stale"], key=self.key, now_ms=self.rt.clock.now_ms(),
+        row = self._one(self._q["leader_fence_stale"], key=self.key,
                         lease_ms=int(self.lease_sec * 1000), wait_ms=FENCE_WAIT_MS)
         if row is None or not row["terminated"]:
             return False
@@ -127,8 +129,7 @@ class Elector(ThreadService):
 
     def _renew(self) -> None:
         mark = time.monotonic()
-        row = self._one(self._q["leader_renew"], key=self.key, instance_id=self.rt.instance_id,
-                        now_ms=self.rt.clock.now_ms())
+        row = self._one(self._q["leader_renew"], key=self.key, instance_id=self.rt.instance_id)
         if row is None:
             raise LeadershipLostError("the leader row names another session")
         self._renewed = mark

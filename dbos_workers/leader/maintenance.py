@@ -31,7 +31,7 @@ class Maintenance:
         if expired:
             log.info("workflows_deadline_cancelled", workflows=len(expired))
         lease_ms = int(rt.settings.executor_lease_sec * 1000)
-        dead = rt.repo.all("maintenance_expired_holders", now_ms=now, lease_ms=lease_ms, n=BATCH)
+        dead = rt.repo.all("maintenance_expired_holders", lease_ms=lease_ms, n=BATCH)
         if dead:
             rt.repo.all("workflow_requeue", workflow_ids=[r["workflow_uuid"] for r in dead],
                         refund=0, default_queue=INTERNAL_QUEUE, now_ms=now, channel=channel)

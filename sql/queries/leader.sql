@@ -8,7 +8,7 @@ SET search_path TO {schema};
 WITH taken AS (SELECT pg_try_advisory_lock(%(key)s::bigint) AS acquired),
 recorded AS (
     INSERT INTO leader (election_key, instance_id, executor_id, elected_at, renewed_at, backend_pid)
-    SELECT %(key)s::bigint, %(instance_id)s, %(executor_id)s, %(now_ms)s, %(now_ms)s, pg_backend_pid()
+    SELECT %(key)s::bigint, %(instance_id)s, %(executor_id)s, db_now_ms(), db_now_ms(), pg_backend_pid()
     FROM taken WHERE taken.acquired
     ON CONFLICT (election_key) DO UPDATE SET instance_id = EXCLUDED.instance_id,
         executor_id = EXCLUDED.executor_id, elected_at = EXCLUDED.elected_at,
@@ -19,7 +19,7 @@ SELECT acquired FROM taken;
 
 -- name: leader_renew
 -- The leader's lease renewal, from the session that holds the lock; no row = not the leader.
-UPDATE leader SET renewed_at = %(now_ms)s
+UPDATE leader SET renewed_at = db_now_ms()
 WHERE election_key = %(key)s::bigint AND instance_id = %(instance_id)s
   AND backend_pid = pg_backend_pid()
 RETURNING renewed_at;
@@ -32,7 +32,7 @@ RETURNING renewed_at;
 -- stale (the correlated subquery runs per stale row). pg_terminate_backend waits up to wait_ms
 -- for the backend to exit (Postgres 14+). No row: nothing to fence.
 WITH stale AS MATERIALIZED (
-    SELECT executor_id, instance_id, backend_pid, %(now_ms)s - renewed_at AS stale_ms,
+    SELECT executor_id, instance_id, backend_pid, db_now_ms() - renewed_at AS stale_ms,
         (SELECT lk.pid FROM pg_locks AS lk
          WHERE lk.pid = leader.backend_pid AND lk.locktype = 'advisory' AND lk.granted
            AND lk.database = (SELECT oid FROM pg_database WHERE datname = current_database())
@@ -40,7 +40,7 @@ WITH stale AS MATERIALIZED (
            AND lk.objid = (%(key)s::bigint & 4294967295)::oid AND lk.objsubid = 1
          LIMIT 1) AS holder_pid
     FROM leader
-    WHERE election_key = %(key)s::bigint AND renewed_at < %(now_ms)s - %(lease_ms)s
+    WHERE election_key = %(key)s::bigint AND renewed_at < db_now_ms() - %(lease_ms)s
 )
 SELECT executor_id, instance_id, backend_pid, stale_ms,
        pg_terminate_backend(holder_pid, %(wait_ms)s) AS terminated
@@ -63,14 +63,15 @@ SELECT pg_notify(%(channel)s, 'q:' || queue_name), queue_name
 FROM (SELECT DISTINCT queue_name FROM due) AS queues;
 
 -- name: maintenance_expired_holders
--- PENDING work whose holder's lease expired (or that has no live holder row), bounded.
+-- PENDING work whose holder's lease expired (or that has no live holder row), bounded. Lease
+-- ages are measured on the database's clock only.
 SELECT ws.workflow_uuid
 FROM workflow_status ws
 LEFT JOIN executors ex ON ex.instance_id = ws.owner_instance
 WHERE ws.status = 'PENDING'
   AND (ex.instance_id IS NULL OR ex.stopped_at IS NOT NULL
-       OR ex.heartbeat_at < %(now_ms)s - %(lease_ms)s)
-  AND ws.updated_at < %(now_ms)s - %(lease_ms)s
+       OR ex.heartbeat_at < db_now_ms() - %(lease_ms)s::BIGINT)
+  AND ws.updated_at < db_now_ms() - %(lease_ms)s::BIGINT
 LIMIT %(n)s;
 
 -- name: maintenance_prune_finished

@@ -152,9 +152,11 @@ RETURNING workflow_uuid, name, class_name, config_name, inputs, queue_name,
           recovery_attempts, max_recovery_attempts, workflow_deadline_epoch_ms, TRUE AS has_steps;
 
 -- name: workflow_pending_of_executor
--- PENDING rows held by an executor id, with the instance that holds each.
+-- PENDING rows held by an executor id, with the instance that holds each and how long (on the
+-- database's clock) that instance has been silent.
 SELECT ws.workflow_uuid, ws.owner_token, ws.owner_instance, ws.queue_name,
-       ex.host, ex.pid, ex.started_at, ex.heartbeat_at, ex.stopped_at
+       ex.host, ex.pid, ex.proc_start_ticks, ex.boot_id, ex.stopped_at,
+       db_now_ms() - ex.heartbeat_at AS silent_ms
 FROM workflow_status ws
 LEFT JOIN executors ex ON ex.instance_id = ws.owner_instance
 WHERE ws.status = 'PENDING' AND ws.executor_id = %(executor_id)s;

@@ -86,8 +86,9 @@ def start_host(pg_url: str, schema: str, tmp_path: Path) -> Iterator[Callable[..
     """start_host(name, workers, **env) -> Host; every tree still alive is SIGKILLed after."""
     started: list[Host] = []
 
-    def _start(name: str, workers: int, **extra: str) -> Host:
+    def _start(name: str, workers: int, env_extra: dict[str, str] | None = None, **extra: str) -> Host:
         env = {k: v for k, v in os.environ.items() if k != "DBOS_SYSTEM_DATABASE_URL"}
+        env.update(env_extra or {})
         env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
                    PYTHONUNBUFFERED="1", LH_DB_URL=pg_url, LH_SCHEMA=schema, LH_EXECUTOR_ID=name,
                    LH_LEASE_SEC=str(LEASE_SEC), LH_WORKERS=str(workers), **extra)
@@ -284,3 +285,60 @@ def test_terminated_and_frozen_leaders_hand_over_without_double_fire(
     report("terminate", **terminated)
     report("freeze", **frozen)
     report("ticks", **numbers)
+
+
+def faketime_env(offset: str) -> dict[str, str]:
+    """Environment that runs a process tree with its wall clock shifted by `offset` ('+30s'):
+    libfaketime preloaded from the `libfaketime` wheel (a dev dependency). Debian's faketime
+    0.9.10 breaks Python 3.11's timed waits (time.sleep and Event.wait in threads fail with
+    EINVAL or hang); the wheel's build with DONT_FAKE_MONOTONIC does not. The monotonic clock
+    stays true: durations are not what skew is about. Fails, never skips, when the shift does
+    not take effect."""
+    import libfaketime
+
+    lib = Path(libfaketime.get_reload_information()[1]["LD_LIBRARY_PATH"]) / "libfaketime.so.1"
+    env = {"LD_PRELOAD": str(lib), "FAKETIME": offset, "DONT_FAKE_MONOTONIC": "1",
+           "FAKETIME_NO_CACHE": "1"}
+    probe = subprocess.run([sys.executable, "-c", "import time; print(time.time())"],
+                           env={**os.environ, **env}, capture_output=True, text=True, check=True)
+    shift = float(probe.stdout) - time.time()
+    expected = float(offset.rstrip("s"))
+    assert abs(shift - expected) < 2, f"libfaketime did not shift the clock: {shift:+.1f} s"
+    return env
+
+
+def test_skewed_host_clocks_take_no_work_from_live_hosts(
+        db: Callable[..., list[dict[str, Any]]], start_host: Callable[..., Host], tmp_path: Path) -> None:
+    """Three hosts share one queue, one 30 s fast and one 30 s slow, nobody killed: no step
+    runs twice, the leader is never fenced, no live holder's work is recovered (leases are
+    written and compared on the database's clock)."""
+    go = tmp_path / "go"
+    batch = {"LH_GO": str(go), "LH_THREADS": "8", "LH_STEP_SEC": "1.5"}
+    hosts = {"true": start_host("skew-true", 1, LH_BATCH="true:40", **batch)}
+    wait_leader(db, lambda row: row["executor_id"].startswith("skew-true/"), 20)
+    hosts["fast"] = start_host("skew-fast", 1, faketime_env("+30s"), LH_BATCH="fast:40", **batch)
+    hosts["slow"] = start_host("skew-slow", 1, faketime_env("-30s"), LH_BATCH="slow:40", **batch)
+    for name in ("skew-true", "skew-fast", "skew-slow"):
+        wait_workers(db, name, 1)
+    go.touch()
+
+    def finished() -> bool:
+        rows = db("SELECT count(*) AS n FROM workflow_status WHERE name LIKE '%%two_slow_steps' "
+                  "AND status = 'SUCCESS'")
+        return bool(rows[0]["n"] == 120)
+
+    wait_until(finished, 90)
+    runs = Counter((r["workflow_id"], r["step"]) for r in db("SELECT workflow_id, step FROM lh_steps"))
+    twice = sorted(k for k, n in runs.items() if n > 1)
+    ran_on = {r["executor_id"].split("/")[0] for r in db(
+        "SELECT DISTINCT executor_id FROM workflow_status WHERE name LIKE '%%two_slow_steps'")}
+    fenced = sum(len(h.events("leader_fenced_stale")) for h in hosts.values())
+    recovered = sum(len(h.events("dead_holder_work_recovered")) for h in hosts.values())
+    attempts = {r["recovery_attempts"] for r in db(
+        "SELECT recovery_attempts FROM workflow_status WHERE name LIKE '%%two_slow_steps'")}
+    report("clock_skew", steps=sum(runs.values()), ran_twice=len(twice), fenced=fenced,
+           recovered_batches=recovered, hosts_ran=sorted(ran_on), attempts=sorted(attempts))
+    assert len(runs) == 240 and twice == [], twice
+    assert fenced == 0 and recovered == 0 and attempts == {1}
+    assert leader(db)["executor_id"].startswith("skew-true/")  # type: ignore[index]
+    assert ran_on == {"skew-true", "skew-fast", "skew-slow"}

@@ -2,8 +2,10 @@
 waits for SIGTERM. Several run at once with different executor ids on one database schema.
 
 Environment: LH_DB_URL, LH_SCHEMA, LH_EXECUTOR_ID, LH_LEASE_SEC, LH_WORKERS (worker processes),
-LH_HOLD=1 (step two of `three_steps` blocks forever on this host), LH_ENQUEUE (a workflow id:
-enqueue `three_steps` under it after launch).
+LH_THREADS (worker_threads), LH_HOLD=1 (step two of `three_steps` blocks forever on this host),
+LH_ENQUEUE (a workflow id: enqueue `three_steps` under it after launch), LH_BATCH
+(`prefix:count`: enqueue that many `two_slow_steps` as prefix-0, prefix-1, ... once the file
+LH_GO exists, if set), LH_STEP_SEC (how long each of their steps sleeps).
 
 Side tables (created by the test in the same schema) make every execution countable:
 `lh_ticks` gets a row each time the scheduled workflow's body runs, `lh_steps` each time a step
@@ -34,6 +36,7 @@ DBOS(config={
     "executor_id": HOST,
     "executor_lease_sec": float(os.environ.get("LH_LEASE_SEC", "2")),
     "worker_processes": int(os.environ.get("LH_WORKERS", "1")),
+    "worker_threads": int(os.environ.get("LH_THREADS", "64")),
 })
 
 work = Queue("lh_work")
@@ -88,6 +91,28 @@ def three_steps() -> list[int]:
     return [step_one(), step_two(), step_three()]
 
 
+@DBOS.step()
+def slow_step(step: int) -> int:
+    record_step(step)
+    time.sleep(float(os.environ.get("LH_STEP_SEC", "1.5")))
+    return step
+
+
+@DBOS.workflow()
+def two_slow_steps() -> list[int]:
+    return [slow_step(1), slow_step(2)]
+
+
+def enqueue_batch(spec: str, stop: threading.Event) -> None:
+    prefix, _, count = spec.partition(":")
+    go = os.environ.get("LH_GO")
+    while go and not os.path.exists(go) and not stop.wait(0.05):
+        pass
+    for i in range(int(count)):
+        with SetWorkflowID(f"{prefix}-{i}"):
+            work.enqueue(two_slow_steps)
+
+
 def main() -> None:
     DBOS.launch()
     stop = threading.Event()
@@ -95,6 +120,8 @@ def main() -> None:
     if os.environ.get("LH_ENQUEUE"):
         with SetWorkflowID(os.environ["LH_ENQUEUE"]):
             work.enqueue(three_steps)
+    if os.environ.get("LH_BATCH"):
+        enqueue_batch(os.environ["LH_BATCH"], stop)
     stop.wait()
     DBOS.destroy(workflow_completion_timeout_sec=1)
 
