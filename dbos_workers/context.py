@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextvars
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
+from .db.records import Checkpoint, StepRecord
 from .errors import DBOSConfigError
 
 
@@ -50,18 +50,14 @@ class WorkflowContext:
     workflow_id: str
     owner_token: str
     name: str
-    recorded: dict[int, dict[str, Any]]
+    recorded: dict[int, StepRecord]
     deadline_ms: int | None = None
     queue_name: str | None = None
     next_id: int = 0
     cancelled: CancelFlag = field(default_factory=CancelFlag)
     lock: threading.Lock = field(default_factory=threading.Lock)
     # The last step's checkpoint, written with the next operation (or with the outcome).
-    pending: Any = None
-    # Set for pool-run workflows: the outcome is written without waiting, and this runs (in
-    # the group-commit thread) once it is durable, or with the write's exception.
-    on_durable: Callable[[BaseException | None], None] | None = None
-    deferred: bool = False  # the outcome was handed to the group commit (on_durable will run)
+    pending: Checkpoint | None = None
 
     def next_function_id(self) -> int:
         with self.lock:

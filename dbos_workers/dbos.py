@@ -20,27 +20,18 @@ from .errors import (
     DBOSConfigError,
     DBOSNonExistentWorkflowError,
     DBOSNotLaunchedError,
-    DBOSWorkersError,
 )
 from .handle import WorkflowHandle
 from .leader.cron import parse_cron
 from .lifecycle import Lifecycle
 from .management import Management
 from .queue import Queue, QueueRateLimit
-from .registry import GLOBAL_REGISTRY, StepOptions, WorkflowInfo
+from .registry import GLOBAL_REGISTRY, StepOptions, WorkflowInfo, info_of
 from .runtime import Runtime, process_runtime
 from .status import WorkflowStatus
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = structlog.get_logger("dbos_workers")
-
-
-def _info_of(func: Callable[..., Any]) -> WorkflowInfo:
-    info = getattr(func, "__dbos_workflow__", None)
-    if not isinstance(info, WorkflowInfo):
-        name = getattr(func, "__qualname__", repr(func))
-        raise DBOSWorkersError(f"{name} is not a workflow: decorate it with @DBOS.workflow()")
-    return info
 
 
 class _DBOSMeta(type):
@@ -169,7 +160,7 @@ class DBOS(metaclass=_DBOSMeta):
         expr, _ = parse_cron(cron)
 
         def decorator(func: F) -> F:
-            info = _info_of(func)
+            info = info_of(func)
             GLOBAL_REGISTRY.add_schedule(info.name, expr)
             return func
 
@@ -180,7 +171,7 @@ class DBOS(metaclass=_DBOSMeta):
                         context: Any = None, automatic_backfill: bool = False,
                         cron_timezone: str | None = None, queue_name: str | None = None) -> None:
         """Store a schedule; the leader runs workflow_fn(scheduled_time, context) at each tick."""
-        schedules.create(cls._rt(), _info_of(workflow_fn), schedule_name=schedule_name,
+        schedules.create(cls._rt(), info_of(workflow_fn), schedule_name=schedule_name,
                          schedule=schedule, context=context, automatic_backfill=automatic_backfill,
                          cron_timezone=cron_timezone, queue_name=queue_name)
 
@@ -234,21 +225,16 @@ class DBOS(metaclass=_DBOSMeta):
     # Starting workflows --------------------------------------------------------------------
     @classmethod
     def start_workflow(cls, func: Callable[..., Any], *args: Any, **kwargs: Any) -> WorkflowHandle[Any]:
-        rt, info = cls._rt(), _info_of(func)
+        rt, info = cls._rt(), info_of(func)
         handle, ctx = wf.start(rt, info, args, kwargs, wf.Placement("pool"))
         if ctx is not None:
-            rt.pool.submit(wf.run_detached, rt, ctx, info, args, kwargs)
+            rt.executor_threads.submit(wf.run_detached, rt, ctx, info, args, kwargs)
         return handle
 
     @classmethod
     def enqueue_workflow(cls, queue_name: str, func: Callable[..., Any], *args: Any,
                          **kwargs: Any) -> WorkflowHandle[Any]:
-        rt, info = cls._rt(), _info_of(func)
-        if queue_name not in GLOBAL_REGISTRY.queues:
-            raise DBOSConfigError(f"queue {queue_name!r} is not registered: declare "
-                                  "Queue(name) or call DBOS.register_queue(name) first")
-        handle, _ = wf.start(rt, info, args, kwargs, wf.Placement("queue", queue_name))
-        return handle
+        return wf.enqueue(cls._rt(), queue_name, info_of(func), args, kwargs)
 
     @classmethod
     def register_queue(cls, name: str, *, worker_concurrency: int | None = None,
@@ -261,7 +247,7 @@ class DBOS(metaclass=_DBOSMeta):
     @classmethod
     def retrieve_workflow(cls, workflow_id: str, existing_workflow: bool = True) -> WorkflowHandle[Any]:
         rt = cls._rt()
-        if existing_workflow and rt.repo.one("workflow_get_outcome", workflow_id=workflow_id) is None:
+        if existing_workflow and rt.db.workflows.outcome(workflow_id) is None:
             raise DBOSNonExistentWorkflowError(workflow_id)
         return WorkflowHandle(rt, workflow_id)
 

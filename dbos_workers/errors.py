@@ -40,6 +40,26 @@ class DatabaseUnavailableError(DBOSWorkersError):
     """The system database could not be reached."""
 
 
+class DuplicateKeyError(DBOSWorkersError):
+    """A unique constraint of the system database was violated."""
+
+    def __init__(self, constraint: str) -> None:
+        self.constraint = constraint
+        super().__init__(f"unique constraint {constraint!r} violated")
+
+
+class MissingReferenceError(DBOSWorkersError):
+    """A foreign key of the system database points to a row that does not exist."""
+
+    def __init__(self, constraint: str) -> None:
+        self.constraint = constraint
+        super().__init__(f"foreign key {constraint!r} violated")
+
+
+class LeadershipLostError(DBOSWorkersError):
+    """The leader row no longer names this session: another session leads."""
+
+
 class EmbeddedPostgresMissingError(DBOSConfigError):
     """No system_database_url is set and the embedded Postgres is not installed:
     run `pip install 'dbos-workers[embedded]'` or set system_database_url."""

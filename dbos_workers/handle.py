@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .db.listener import wake_key
+from .db.records import Outcome
 from .errors import (
     DBOSAwaitedWorkflowCancelledError,
     DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded,
@@ -25,13 +26,13 @@ class WorkflowTimeoutError(TimeoutError):
     pass
 
 
-def outcome_of(rt: Runtime, workflow_id: str, row: dict[str, Any]) -> tuple[bool, Any]:
+def outcome_of(rt: Runtime, workflow_id: str, row: Outcome) -> tuple[bool, Any]:
     """(True, result) for a finished workflow; raises its error; (False, None) if running."""
-    status = row["status"]
+    status = row.status
     if status == "SUCCESS":
-        return True, None if row["output"] is None else rt.serializer.deserialize(row["output"])
+        return True, None if row.output is None else rt.serializer.deserialize(row.output)
     if status == "ERROR":
-        raise rt.serializer.deserialize_error(row["error"])
+        raise rt.serializer.deserialize_error(row.error or "")
     if status == "CANCELLED":
         raise DBOSAwaitedWorkflowCancelledError(workflow_id)
     if status == "MAX_RECOVERY_ATTEMPTS_EXCEEDED":
@@ -47,7 +48,7 @@ def wait_outcome(rt: Runtime, workflow_id: str, timeout: float | None = None,
     rt.listen_done()
     with rt.waiters.watch(wake_key("c:", workflow_id)) as woken:
         while True:
-            row = rt.repo.one("workflow_get_outcome", workflow_id=workflow_id)
+            row = rt.db.workflows.outcome(workflow_id)
             if row is None:
                 raise DBOSNonExistentWorkflowError(workflow_id)
             done, value = outcome_of(rt, workflow_id, row)
@@ -93,7 +94,7 @@ class WorkflowHandle(Generic[R]):
             lambda ctx, fid: wait_outcome(self._rt, self.workflow_id, timeout, float(polling_interval_sec)))
 
     def get_status(self) -> WorkflowStatus:
-        row = self._rt.repo.one("workflow_get", workflow_id=self.workflow_id)
+        row = self._rt.db.workflows.get(self.workflow_id)
         if row is None:
             raise DBOSNonExistentWorkflowError(self.workflow_id)
         return status_from_row(self._rt, row)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-import importlib
 import os
 import threading
 import time
@@ -25,9 +24,10 @@ from .embedded import embedded_url
 from .errors import DBOSNotLaunchedError, DBOSWorkersError
 from .logging import configure
 from .queue import internal_queue
-from .recovery import recover_own
 from .registry import INTERNAL_QUEUE, Registry
-from .runtime import Runtime, set_process_runtime
+from .runtime import LeaseHeartbeat, Runtime, set_process_runtime
+from .supervisor_link import spawn_supervisor
+from .worker.recovery import recover_own
 
 log = structlog.get_logger("dbos_workers.lifecycle")
 
@@ -37,6 +37,7 @@ class Lifecycle:
         self.settings, self.registry = settings, registry
         self._rt: Runtime | None = None
         self._supervisor: Any = None
+        self._lease: LeaseHeartbeat | None = None
         self._lock = threading.Lock()
         self.conninfo: str | None = None
         self.drain_timeout_sec = settings.drain_timeout_sec
@@ -75,11 +76,12 @@ class Lifecycle:
                          executor_id=s.executor_id, role="app",
                          pool_size=s.pool_size, threads=s.max_executor_threads)
             rt.start()
-            rt.start_lease()
+            self._lease = LeaseHeartbeat(rt)
+            self._lease.start()
             self._register_queues(rt)
             self._rt = rt
             set_process_runtime(rt)
-            recovered = recover_own(rt, s.executor_id)
+            recovered = recover_own(rt)
             # Registered after the embedded Postgres's own exit hook, so it runs first: the
             # pool drains and the pools close before the server stops (and before
             # multiprocess's hook, which would only SIGTERM the supervisor).
@@ -90,9 +92,6 @@ class Lifecycle:
     def _spawn_workers(self, url: str) -> Any:
         from .worker.main import run_worker
 
-        # supervisor/ is mapped into the package at install time (see pyproject.toml).
-        spawn_supervisor = importlib.import_module("dbos_workers.supervisor").spawn_supervisor
-
         s = self.settings
         main = functools.partial(run_worker, s, self.registry, url)
         return spawn_supervisor(main, workers=s.worker_processes,
@@ -102,12 +101,7 @@ class Lifecycle:
 
     def _register_queues(self, rt: Runtime) -> None:
         for q in list(self.registry.queues.values()):
-            lim = q.limits
-            rt.repo.run("queue_upsert", name=q.name, concurrency=lim.concurrency,
-                        worker_concurrency=lim.worker_concurrency, rate_limit_max=lim.rate_limit,
-                        rate_limit_period_sec=lim.rate_period_sec,
-                        priority_enabled=q.priority_enabled,
-                        polling_interval_sec=q.polling_interval_sec, now_ms=rt.clock.now_ms())
+            rt.db.queues.upsert(q.settings())
 
     def _at_exit(self) -> None:
         """The interpreter exits without DBOS.destroy(): stop cleanly (timeout 0). Not in a
@@ -132,9 +126,11 @@ class Lifecycle:
                 supervisor.stop()
                 supervisor.join(5.0)
         if rt is not None:
-            rt.wait_idle(max(0.0, deadline - time.monotonic()))
+            rt.inflight.wait_idle(max(0.0, deadline - time.monotonic()))
             rt.draining.set()
             self._hand_back(rt)
+            if self._lease is not None:
+                self._lease.stop(2.0)
             rt.stop()
             rt.log.info("dbos_destroyed")
 
@@ -142,14 +138,11 @@ class Lifecycle:
     def _hand_back(rt: Runtime) -> None:
         """Workflows still running in this process go back to a queue (theirs, else the
         internal one) without burning an attempt: a clean shutdown leaves nothing PENDING."""
-        with rt.active_lock:
-            left = list(rt.active)
+        left = sorted(rt.inflight.ids())
         if not left:
             return
         try:
-            rt.repo.all("workflow_requeue", workflow_ids=left, refund=1,
-                        default_queue=INTERNAL_QUEUE, now_ms=rt.clock.now_ms(),
-                        channel=rt.settings.channel)
+            rt.db.workflows.requeue(left, refund=True, default_queue=INTERNAL_QUEUE)
             rt.log.info("workflows_handed_back", workflows=len(left))
         except DBOSWorkersError as exc:  # left PENDING: recovered as a stopped holder's work
             rt.log.warning("workflows_hand_back_failed", workflows=len(left), error=str(exc)[:200])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from .db.migrate import advisory_key
+from .db.leader import election_key
 from .errors import DBOSNonExistentWorkflowError
 from .handle import WorkflowHandle
 from .registry import INTERNAL_QUEUE
@@ -20,19 +20,16 @@ class Management:
 
     def cancel(self, workflow_id: str) -> None:
         def do(_: Any, __: int) -> None:
-            self.rt.repo.all("workflow_cancel", workflow_id=workflow_id,
-                             now_ms=self.rt.clock.now_ms(), channel=self.rt.settings.channel)
-            self.rt._stop_if_active(workflow_id)
+            self.rt.db.workflows.cancel(workflow_id)
+            self.rt.cancel_local(workflow_id)
 
         operation(self.rt, "DBOS.cancelWorkflow", do)
 
     def resume(self, workflow_id: str, queue_name: str | None = None) -> WorkflowHandle[Any]:
         def do(_: Any, __: int) -> None:
-            if self.rt.repo.one("workflow_get_outcome", workflow_id=workflow_id) is None:
+            if self.rt.db.workflows.outcome(workflow_id) is None:
                 raise DBOSNonExistentWorkflowError(workflow_id)
-            self.rt.repo.all("workflow_resume", workflow_id=workflow_id, queue_name=queue_name,
-                             default_queue=INTERNAL_QUEUE, now_ms=self.rt.clock.now_ms(),
-                             channel=self.rt.settings.channel)
+            self.rt.db.workflows.resume(workflow_id, queue_name=queue_name, default_queue=INTERNAL_QUEUE)
 
         operation(self.rt, "DBOS.resumeWorkflow", do)
         return WorkflowHandle(self.rt, workflow_id)
@@ -41,25 +38,27 @@ class Management:
              name: str | None = None, queue_name: str | None = None, limit: int | None = None,
              queued_only: bool = False, **_: Any) -> list[WorkflowStatus]:
         statuses = [status] if isinstance(status, str) else status
-        rows = self.rt.repo.all("workflow_list", workflow_ids=workflow_ids, status=statuses,
-                                name=name, queue_name=queue_name, queued_only=queued_only,
-                                limit=limit)
+        rows = self.rt.db.workflows.search(workflow_ids=workflow_ids, statuses=statuses, name=name,
+                                         queue_name=queue_name, queued_only=queued_only, limit=limit)
         return [status_from_row(self.rt, r) for r in rows]
 
     def leader(self) -> dict[str, Any] | None:
         """Which executor leads (cron, maintenance) and since when, or None."""
-        key = advisory_key("leader", self.rt.settings.schema, self.rt.settings.name)
-        return self.rt.repo.one("leader_current", key=key)
+        row = self.rt.db.leader.current(election_key(self.rt.settings.schema, self.rt.settings.name))
+        if row is None:
+            return None
+        return {"instance_id": row.instance_id, "executor_id": row.executor_id,
+                "elected_at": row.elected_at, "renewed_at": row.renewed_at}
 
     def steps(self, workflow_id: str) -> builtins.list[dict[str, Any]]:
         out = []
-        for r in self.rt.repo.all("step_list", workflow_id=workflow_id):
+        for r in self.rt.db.steps.recorded(workflow_id):
             out.append({
-                "function_id": r["function_id"], "function_name": r["function_name"],
-                "output": None if r["output"] is None else self.rt.serializer.deserialize(r["output"]),
-                "error": None if r["error"] is None else self.rt.serializer.deserialize_error(r["error"]),
-                "child_workflow_id": r["child_workflow_id"],
-                "started_at_epoch_ms": r["started_at_epoch_ms"],
-                "completed_at_epoch_ms": r["completed_at_epoch_ms"],
+                "function_id": r.function_id, "function_name": r.function_name,
+                "output": None if r.output is None else self.rt.serializer.deserialize(r.output),
+                "error": None if r.error is None else self.rt.serializer.deserialize_error(r.error),
+                "child_workflow_id": r.child_workflow_id,
+                "started_at_epoch_ms": r.started_at_ms,
+                "completed_at_epoch_ms": r.completed_at_ms,
             })
         return out

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 import time
 import uuid
 from typing import Any
 
 from .context import current_step, current_workflow
 from .db.listener import wake_key
-from .db.repository import MissingReferenceError, RollbackSignal, Tx
-from .errors import DBOSNonExistentWorkflowError, DBOSWorkersError, DBOSWorkflowCancelledError
+from .db.records import Checkpoint, StepRecord
+from .errors import (
+    DBOSNonExistentWorkflowError,
+    DBOSWorkersError,
+    DBOSWorkflowCancelledError,
+    MissingReferenceError,
+)
 from .handle import BACKSTOP_SEC
 from .runtime import Runtime
 from .steps import check_cancelled, ensure_owner, operation, replay
@@ -47,9 +51,7 @@ def send(rt: Runtime, destination_id: str, message: Any, topic: str | None,
         else:
             message_id = uuid.uuid4().hex
         try:
-            rt.repo.all("message_send", message_id=message_id, destination_id=destination_id,
-                        topic=t, message=body, now_ms=rt.clock.now_ms(),
-                        channel=rt.settings.channel)
+            rt.db.messages.send(message_id, destination_id, t, body)
         except MissingReferenceError:
             raise DBOSNonExistentWorkflowError(destination_id) from None
 
@@ -67,33 +69,18 @@ def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
         return value
     t = _topic(topic)
     deadline = time.monotonic() + timeout_seconds
-    serializer, name = rt.serializer, "DBOS.recv"
-
-    def consume(tx: Tx, timed_out: bool) -> tuple[bool, str | None]:
-        row = None if timed_out else tx.one("message_consume", workflow_id=ctx.workflow_id, topic=t)
-        if row is None and not timed_out:
-            return False, None
-        output = row["message"] if row else serializer.serialize(None)
-        rec = tx.one("step_record", workflow_id=ctx.workflow_id, function_id=fid,
-                     function_name=name, output=output, error=None, child_workflow_id=None,
-                     started_at_ms=None, now_ms=rt.clock.now_ms(), owner_token=ctx.owner_token)
-        ensure_owner(ctx, rec)
-        if rec is not None and rec["written"] == 0:
-            raise RollbackSignal((True, None))  # recorded by an earlier try: keep that one
-        return True, output
-
+    name = "DBOS.recv"
+    checkpoint = Checkpoint(ctx.workflow_id, ctx.owner_token, fid, name, None, None, None, None)
+    timeout_value = rt.serializer.serialize(None)
     rt.listen_done()
     with rt.waiters.watch(wake_key("m:", f"{ctx.workflow_id}::{t}")) as woken:
         while True:
-            timed_out = time.monotonic() >= deadline
-            got, output = rt.repo.call(functools.partial(consume, timed_out=timed_out),
-                                       transaction=True)
-            if got:
-                if output is None:
-                    output = rt.repo.one("step_get", workflow_id=ctx.workflow_id, function_id=fid)["output"]  # type: ignore[index]
-                ctx.recorded[fid] = {"function_name": name, "output": output, "error": None,
-                                     "child_workflow_id": None}
-                return serializer.deserialize(output) if output is not None else None
+            got = rt.db.messages.receive(checkpoint, t, timed_out=time.monotonic() >= deadline,
+                                         check=lambda owner: ensure_owner(ctx, owner),
+                                         timeout_value=timeout_value)
+            if got.found:
+                ctx.recorded[fid] = StepRecord(fid, name, got.output, None)
+                return rt.serializer.deserialize(got.output) if got.output is not None else None
             if ctx.cancelled.is_set():
                 raise DBOSWorkflowCancelledError(ctx.workflow_id)
             woken.wait(max(0.0, min(BACKSTOP_SEC, deadline - time.monotonic())))
@@ -109,8 +96,7 @@ def set_event(rt: Runtime, key: str, value: Any) -> None:
     body = rt.serializer.serialize(value)
 
     def upsert(_: Any, __: int) -> None:
-        rt.repo.all("event_set", workflow_id=ctx.workflow_id, key=key, value=body,
-                    channel=rt.settings.channel)
+        rt.db.messages.set_event(ctx.workflow_id, key, body)
 
     if current_step() is not None:
         upsert(None, 0)
@@ -126,9 +112,9 @@ def get_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: float) -
         rt.listen_done()
         with rt.waiters.watch(wake_key("e:", f"{workflow_id}::{key}")) as woken:
             while True:
-                row = rt.repo.one("event_get", workflow_id=workflow_id, key=key)
-                if row is not None:
-                    return rt.serializer.deserialize(row["value"])
+                value = rt.db.messages.get_event(workflow_id, key)
+                if value is not None:
+                    return rt.serializer.deserialize(value)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None

@@ -16,6 +16,8 @@ log = structlog.get_logger("dbos_workers.notifier")
 
 
 class QueueWakeCoalescer:
+    name = "queue-wake-coalescer"
+
     def __init__(self, send: Callable[[str], None], window_sec: float = 0.01) -> None:
         self._send = send
         self.window = window_sec
@@ -51,6 +53,14 @@ class QueueWakeCoalescer:
                 self._send(queue)
             except Exception as exc:  # workers also poll; a lost wake-up only adds latency
                 log.warning("queue_wake_failed", queue=queue, error=str(exc)[:200])
+
+    def start(self) -> None:
+        """Nothing runs until a wake-up is deferred (a timer thread per window)."""
+
+    def stop(self, timeout: float = 0.0) -> bool:
+        """Send the deferred wake-ups now and accept no more timers."""
+        self.close()
+        return True
 
     def close(self) -> None:
         with self._lock:

@@ -4,14 +4,11 @@ elsewhere this does nothing."""
 
 from __future__ import annotations
 
-import importlib
 import threading
 
-# prctl(PR_SET_NAME) names the calling thread. (The supervisor package is mapped into
-# dbos_workers at install time, hence the dynamic import, as in lifecycle.py.)
-_set_name = importlib.import_module("dbos_workers.supervisor.worker").set_process_name
+from .supervisor_link import set_process_name
 
 
 def name_thread() -> None:
     """Give the calling thread its Python name as its OS name (dbos-* shortened to dbw-*)."""
-    _set_name(threading.current_thread().name.replace("dbos-", "dbw-", 1))
+    set_process_name(threading.current_thread().name.replace("dbos-", "dbw-", 1))

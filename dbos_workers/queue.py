@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
+from .db.records import QueueSettings
 from .errors import DBOSConfigError
-from .registry import GLOBAL_REGISTRY, INTERNAL_QUEUE
+from .registry import GLOBAL_REGISTRY, INTERNAL_QUEUE, info_of
+
+if TYPE_CHECKING:
+    from .handle import WorkflowHandle
 
 
 class QueueRateLimit(TypedDict):
@@ -83,10 +87,16 @@ class Queue:
             return None
         return {"limit": self.limits.rate_limit, "period": self.limits.rate_period_sec}
 
-    def enqueue(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        from .dbos import DBOS
+    def enqueue(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> WorkflowHandle[Any]:
+        from .runtime import current_runtime
+        from .workflow import enqueue
 
-        return DBOS.enqueue_workflow(self.name, func, *args, **kwargs)
+        return enqueue(current_runtime(), self.name, info_of(func), args, kwargs)
+
+    def settings(self) -> QueueSettings:
+        lim = self.limits
+        return QueueSettings(self.name, lim.concurrency, lim.worker_concurrency, lim.rate_limit,
+                             lim.rate_period_sec, self.priority_enabled, self.polling_interval_sec)
 
     def __repr__(self) -> str:
         return f"Queue({self.name!r}, limits={self.limits})"

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import DBOSConfigError, DBOSWorkflowFunctionNotFoundError
+from .errors import DBOSConfigError, DBOSWorkersError, DBOSWorkflowFunctionNotFoundError
 
 if TYPE_CHECKING:
     from .queue import Queue
@@ -80,6 +80,15 @@ class Registry:
             self.queues.clear()
             self.instances.clear()
             self.schedules.clear()
+
+
+def info_of(func: Callable[..., Any]) -> WorkflowInfo:
+    """The registration of a function decorated with @DBOS.workflow()."""
+    info = getattr(func, "__dbos_workflow__", None)
+    if not isinstance(info, WorkflowInfo):
+        name = getattr(func, "__qualname__", repr(func))
+        raise DBOSWorkersError(f"{name} is not a workflow: decorate it with @DBOS.workflow()")
+    return info
 
 
 GLOBAL_REGISTRY = Registry()

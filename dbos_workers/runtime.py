@@ -1,5 +1,6 @@
-"""The per-process runtime: settings, repository, listener, thread pool and the set of
-workflows this process is running. The DBOS singleton and each worker own one."""
+"""The per-process runtime: settings, the system database, the listener, executor threads,
+group commit and the in-flight ledger. The DBOS singleton (app process) and each worker own
+one; `start()` boots its services in the order below and `stop()` stops them in reverse."""
 
 from __future__ import annotations
 
@@ -7,22 +8,23 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 
 import structlog
 
 from .clock import Clock, DatabaseClock
-from .completer import Writers
 from .config import Settings
-from .context import WorkflowContext
 from .db.listener import Listener, Waiters, wake_key
-from .db.repository import Repository, Row
+from .db.repository import Repository
+from .db.system import SystemDatabase
+from .errors import DBOSNotLaunchedError
+from .groupcommit import Writers
+from .inflight import InFlight
 from .notifier import QueueWakeCoalescer
-from .osname import name_thread
-from .pool import ThreadPool
 from .proc import process_identity
 from .registry import Registry
+from .services import Hooks, ServiceGroup, ThreadService
+from .threads import ThreadPool
 
 log = structlog.get_logger("dbos_workers.runtime")
 
@@ -37,118 +39,113 @@ class Runtime:
     pool_size: int
     threads: int
     clock: Clock = field(default_factory=DatabaseClock)
+    store: InitVar[SystemDatabase | None] = None  # unit tests inject a fake
+    db: SystemDatabase = field(init=False)
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     host: str = field(default_factory=socket.gethostname)
     pid: int = field(default_factory=os.getpid)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, store: SystemDatabase | None) -> None:
         s = self.settings
         self.serializer = s.serializer
-        self.repo = Repository(self.conninfo, schema=s.schema, channel=s.channel,
-                               pool_size=self.pool_size, app_name=f"dbos_workers:{self.role}")
+        if store is None:
+            repo = Repository(self.conninfo, schema=s.schema, channel=s.channel,
+                              pool_size=self.pool_size, app_name=f"dbos_workers:{self.role}")
+            store = SystemDatabase(repo, s.channel, self.clock)
+        self.db = store
         self.waiters = Waiters()
         # Workers need runnable-work wake-ups; every process needs cancellations; the done
         # channel (completions, messages, events) is subscribed to by whoever waits on one.
         first = s.channel if self.role == "worker" else s.done_channel
         self.listener = Listener(self.conninfo, first, self.waiters)
         self.listener.subscribe(s.cancel_channel)
-        self.pool = ThreadPool(self.threads, f"dbos-{self.role}")
-        self.active: dict[str, WorkflowContext] = {}
-        self.active_lock = threading.Lock()
-        self.idle = threading.Condition(self.active_lock)
-        self.coalescer = QueueWakeCoalescer(self._send_queue_wake)
-        self.writers = Writers(self.repo, s.channel, self.clock)
+        self.executor_threads = ThreadPool(self.threads, f"dbos-{self.role}")
+        self.inflight = InFlight()
+        self.coalescer = QueueWakeCoalescer(self.db.queues.wake)
+        self.writers = Writers(self.db)
         self.log = log.bind(executor_id=self.executor_id, pid=self.pid, role=self.role)
         self.draining = threading.Event()
         self.closed = False
-        self.waiters.on_cancel(self._stop_if_active)
+        self.waiters.on_cancel(self.cancel_local)
+        # Boot order; stop() runs it backwards (the pool closes last, after the executor
+        # instance recorded its clean stop; nothing is submitted once the threads stop).
+        self.services = ServiceGroup(
+            Hooks("database-pool", self.db.open, lambda _: self.db.close()),
+            self.listener,
+            Hooks("executor-registration", self._register, lambda _: self._record_stop()),
+            self.writers,
+            self.executor_threads,
+            self.coalescer,
+        )
 
+    def start(self) -> None:
+        self.services.start()
+
+    def stop(self) -> None:
+        self.closed = True
+        if not self.services.stop(10.0):
+            self.log.warning("runtime_stop_incomplete")
+
+    # The executor instance and its lease -----------------------------------------------------
+    def _register(self) -> None:
+        ticks, boot_id = process_identity(self.pid)
+        sent = self._local_ms()
+        db_ms = self.db.executors.register(
+            instance_id=self.instance_id, executor_id=self.executor_id, host=self.host,
+            pid=self.pid, role=self.role, proc_start_ticks=ticks, boot_id=boot_id)
+        self._clock_sample(sent, db_ms)
+
+    def heartbeat(self) -> None:
+        """Renew this instance's lease (and re-estimate the clock's offset)."""
+        sent = self._local_ms()
+        self._clock_sample(sent, self.db.executors.heartbeat(self.instance_id))
+
+    def _local_ms(self) -> int:
+        clock = self.clock
+        return clock.local_ms() if isinstance(clock, DatabaseClock) else clock.now_ms()
+
+    def _clock_sample(self, sent_ms: int, db_ms: int | None) -> None:
+        if db_ms is not None and isinstance(self.clock, DatabaseClock):
+            self.clock.sample(sent_ms, db_ms, self.clock.local_ms())
+
+    def _record_stop(self) -> None:
+        try:
+            self.db.executors.stopped(self.instance_id)
+        except Exception as exc:
+            self.log.warning("executor_stop_record_failed", error=str(exc)[:200])
+
+    # Wake-ups --------------------------------------------------------------------------------
     def listen_done(self, timeout: float = 5.0) -> None:
         """Before waiting on a completion, message or event: make sure this process LISTENs on
         the done channel (a no-op after the first time)."""
         self.listener.subscribe(self.settings.done_channel).wait(timeout)
 
-    def _stop_if_active(self, key: str) -> None:
-        """An `x:` for a workflow running here: it was cancelled; it stops at its next step."""
-        with self.active_lock:
-            ctx = self.active.get(key)
-            if ctx is None and key.startswith("#"):
-                ctx = next((c for w, c in self.active.items() if wake_key("", w) == key), None)
+    def cancel_local(self, key: str) -> None:
+        """An `x:` (or a local cancel) for a workflow running here: it stops at its next step."""
+        ctx = self.inflight.context(key)
+        if ctx is None and key.startswith("#"):
+            ctx = next((c for c in self.inflight.contexts() if wake_key("", c.workflow_id) == key), None)
         if ctx is not None:
             ctx.cancelled.set()
 
-    def _send_queue_wake(self, queue: str) -> None:
-        self.repo.one("queue_wake", channel=self.settings.channel, queue=queue)
 
-    def start(self) -> None:
-        self.repo.open()
-        self.listener.start()
-        ticks, boot_id = process_identity(self.pid)
-        self._timed(lambda: self.repo.one(
-            "executor_register", instance_id=self.instance_id, executor_id=self.executor_id,
-            host=self.host, pid=self.pid, role=self.role, proc_start_ticks=ticks, boot_id=boot_id))
+class LeaseHeartbeat(ThreadService):
+    """The app process's lease: renew it every third of the lease (workers beat in their own
+    Heartbeat, which also feeds the supervisor)."""
 
-    def start_lease(self) -> None:
-        """Keep this instance's lease fresh (the app process; workers beat in their service)."""
-        every = max(0.5, self.settings.executor_lease_sec / 3)
+    name = "dbos-lease"
 
-        def loop() -> None:
-            name_thread()
-            while not self.draining.wait(every):
-                try:
-                    self.heartbeat()
-                except Exception as exc:
-                    self.log.warning("lease_heartbeat_failed", error=str(exc)[:200])
+    def __init__(self, rt: Runtime) -> None:
+        super().__init__()
+        self.rt = rt
+        self.every = max(0.5, rt.settings.executor_lease_sec / 3)
 
-        threading.Thread(target=loop, name="dbos-lease", daemon=True).start()
-
-    def heartbeat(self) -> None:
-        self._timed(lambda: self.repo.one("executor_heartbeat", instance_id=self.instance_id,
-                                          retry=False))
-
-    def _timed(self, query: Callable[[], Row | None]) -> None:
-        """Run a lease query that returns the database's time; re-estimate the clock offset."""
-        clock = self.clock
-        if not isinstance(clock, DatabaseClock):
-            query()
-            return
-        sent = clock.local_ms()
-        row = query()
-        if row is not None:
-            clock.sample(sent, int(row["db_now_ms"]), clock.local_ms())
-
-    def stop(self, wait_threads: bool = False) -> None:
-        self.closed = True
-        self.coalescer.close()
-        self.pool.shutdown(wait=wait_threads, cancel_pending=True)
-        if not self.writers.close(timeout=5.0):
-            self.log.warning("group_commit_close_timeout")
-        self.listener.stop()
-        try:
-            self.repo.run("executor_stopped", instance_id=self.instance_id, retry=False)
-        except Exception as exc:
-            self.log.warning("executor_stop_record_failed", error=str(exc)[:200])
-        self.repo.close()
-
-    # Active workflows ---------------------------------------------------------------
-    def add_active(self, ctx: WorkflowContext) -> None:
-        with self.active_lock:
-            self.active[ctx.workflow_id] = ctx
-
-    def remove_active(self, workflow_id: str) -> None:
-        with self.active_lock:
-            self.active.pop(workflow_id, None)
-            self.idle.notify_all()
-
-    def wait_idle(self, timeout: float) -> bool:
-        deadline = self.clock.monotonic() + timeout
-        with self.active_lock:
-            while self.active:
-                remaining = deadline - self.clock.monotonic()
-                if remaining <= 0:
-                    return False
-                self.idle.wait(remaining)
-        return True
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                self.rt.heartbeat()
+            except Exception as exc:
+                self.rt.log.warning("lease_heartbeat_failed", error=str(exc)[:200])
 
 
 _process_runtime: Runtime | None = None
@@ -162,3 +159,11 @@ def set_process_runtime(rt: Runtime | None) -> None:
 
 def process_runtime() -> Runtime | None:
     return _process_runtime
+
+
+def current_runtime() -> Runtime:
+    """This process's runtime, or DBOSNotLaunchedError."""
+    rt = _process_runtime
+    if rt is None:
+        raise DBOSNotLaunchedError()
+    return rt

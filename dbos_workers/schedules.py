@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .db.repository import Row
+from .db.records import ScheduleRecord
 from .errors import DBOSConfigError, DBOSConflictingWorkflowError, DBOSWorkersError
 from .leader.cron import parse_cron, parse_timezone
 from .registry import WorkflowInfo
@@ -26,11 +26,11 @@ class WorkflowSchedule:
     last_fired_at: int | None
 
 
-def _schedule(rt: Runtime, row: Row) -> WorkflowSchedule:
-    context = None if row["context"] is None else rt.serializer.deserialize(row["context"])
-    return WorkflowSchedule(row["schedule_name"], row["workflow_name"], row["schedule"],
-                            row["status"], context, row["automatic_backfill"],
-                            row["cron_timezone"], row["queue_name"], row["last_fired_at"])
+def _schedule(rt: Runtime, row: ScheduleRecord) -> WorkflowSchedule:
+    context = None if row.context is None else rt.serializer.deserialize(row.context)
+    return WorkflowSchedule(row.name, row.workflow_name, row.schedule, row.status, context,
+                            row.automatic_backfill, row.cron_timezone, row.queue_name,
+                            row.last_fired_at)
 
 
 def _check_name(name: object) -> str:
@@ -47,15 +47,13 @@ def create(rt: Runtime, info: WorkflowInfo, *, schedule_name: str, schedule: str
     if queue_name is not None and queue_name not in rt.registry.queues:
         raise DBOSConfigError(f"queue {queue_name!r} is not registered")
     ctx = rt.serializer.serialize(context)
-    created = rt.repo.one("schedule_create", name=name, workflow_name=info.name, schedule=schedule,
-                          context=ctx, automatic_backfill=bool(automatic_backfill),
-                          cron_timezone=cron_timezone, queue_name=queue_name,
-                          now_ms=rt.clock.now_ms())
-    if created is not None:
+    if rt.db.schedules.create(name=name, workflow_name=info.name, schedule=schedule, context=ctx,
+                              automatic_backfill=bool(automatic_backfill),
+                              cron_timezone=cron_timezone, queue_name=queue_name):
         return
-    existing = rt.repo.one("schedule_get", name=name)
-    same = existing is not None and (existing["workflow_name"], existing["schedule"],
-                                     existing["cron_timezone"], existing["queue_name"]) == (
+    existing = rt.db.schedules.get(name)
+    same = existing is not None and (existing.workflow_name, existing.schedule,
+                                     existing.cron_timezone, existing.queue_name) == (
         info.name, schedule, cron_timezone, queue_name)
     if not same:  # creating the same schedule again (every app start) is a no-op
         raise DBOSConflictingWorkflowError(name, "a different schedule with this name exists; "
@@ -63,20 +61,20 @@ def create(rt: Runtime, info: WorkflowInfo, *, schedule_name: str, schedule: str
 
 
 def get(rt: Runtime, name: str) -> WorkflowSchedule | None:
-    row = rt.repo.one("schedule_get", name=name)
+    row = rt.db.schedules.get(name)
     return None if row is None else _schedule(rt, row)
 
 
 def list_all(rt: Runtime, status: str | None, workflow_name: str | None,
              prefix: str | None) -> list[WorkflowSchedule]:
-    rows = rt.repo.all("schedule_list", status=status, workflow_name=workflow_name, prefix=prefix)
+    rows = rt.db.schedules.find(status=status, workflow_name=workflow_name, prefix=prefix)
     return [_schedule(rt, r) for r in rows]
 
 
 def set_status(rt: Runtime, name: str, status: str) -> None:
-    if rt.repo.run("schedule_set_status", name=name, status=status, now_ms=rt.clock.now_ms()) == 0:
+    if not rt.db.schedules.set_status(name, status):
         raise DBOSWorkersError(f"no schedule named {name!r}")
 
 
 def delete(rt: Runtime, name: str) -> None:
-    rt.repo.run("schedule_delete", name=name)
+    rt.db.schedules.delete(name)

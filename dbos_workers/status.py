@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .db.records import WorkflowRecord
+
 if TYPE_CHECKING:
     from .runtime import Runtime
 
@@ -45,18 +47,17 @@ def _load(rt: Runtime, text: str | None, error: bool = False) -> Any:
         return exc
 
 
-def status_from_row(rt: Runtime, row: dict[str, Any]) -> WorkflowStatus:
+def status_from_row(rt: Runtime, row: WorkflowRecord) -> WorkflowStatus:
     return WorkflowStatus(
-        workflow_id=row["workflow_uuid"], status=row["status"], name=row["name"],
-        class_name=row["class_name"], config_name=row["config_name"],
-        input=_load(rt, row["inputs"]), output=_load(rt, row["output"]),
-        error=_load(rt, row["error"], error=True), queue_name=row["queue_name"],
-        priority=row["priority"], deduplication_id=row["deduplication_id"],
-        executor_id=row["executor_id"], app_version=row["application_version"],
-        application_name=row["application_name"], recovery_attempts=row["recovery_attempts"],
-        workflow_timeout_ms=row["workflow_timeout_ms"],
-        workflow_deadline_epoch_ms=row["workflow_deadline_epoch_ms"],
-        parent_workflow_id=row["parent_workflow_id"], created_at=row["created_at"],
-        updated_at=row["updated_at"], dequeued_at=row["started_at_epoch_ms"],
-        completed_at=row["completed_at"], delay_until_epoch_ms=row["delay_until_epoch_ms"],
+        workflow_id=row.workflow_id, status=row.status, name=row.name,
+        class_name=row.class_name, config_name=row.config_name,
+        input=_load(rt, row.inputs), output=_load(rt, row.output),
+        error=_load(rt, row.error, error=True), queue_name=row.queue_name,
+        priority=row.priority, deduplication_id=row.deduplication_id,
+        executor_id=row.executor_id, app_version=row.application_version,
+        application_name=row.application_name, recovery_attempts=row.recovery_attempts,
+        workflow_timeout_ms=row.timeout_ms, workflow_deadline_epoch_ms=row.deadline_ms,
+        parent_workflow_id=row.parent_workflow_id, created_at=row.created_at,
+        updated_at=row.updated_at, dequeued_at=row.started_at_ms,
+        completed_at=row.completed_at, delay_until_epoch_ms=row.delay_until_ms,
     )

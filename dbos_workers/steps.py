@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .completer import Checkpoint
 from .context import (
     StepContext,
     WorkflowContext,
@@ -20,6 +19,7 @@ from .context import (
     enter_step,
     exit_step,
 )
+from .db.records import Checkpoint, Ownership, StepRecord
 from .errors import (
     DBOSMaxStepRetriesExceeded,
     DBOSUnexpectedStepError,
@@ -49,8 +49,7 @@ def check_cancelled(rt: Runtime, ctx: WorkflowContext) -> None:
     if ctx.cancelled.is_set():
         raise DBOSWorkflowCancelledError(ctx.workflow_id)
     if ctx.deadline_ms is not None and rt.clock.now_ms() >= ctx.deadline_ms:
-        rt.repo.all("workflow_cancel", workflow_id=ctx.workflow_id, now_ms=rt.clock.now_ms(),
-                    channel=rt.settings.channel)
+        rt.db.workflows.cancel(ctx.workflow_id)
         ctx.cancelled.set()
         raise DBOSWorkflowCancelledError(ctx.workflow_id)
 
@@ -69,18 +68,17 @@ def record_operation(rt: Runtime, ctx: WorkflowContext, fid: int, name: str, *,
         ctx.pending = checkpoint
     else:
         ensure_owner(ctx, rt.writers.checkpoints.submit(checkpoint))
-    ctx.recorded[fid] = {"function_name": name, "output": output, "error": error,
-                         "child_workflow_id": child_workflow_id}
+    ctx.recorded[fid] = StepRecord(fid, name, output, error, child_workflow_id)
 
 
-def ensure_owner(ctx: WorkflowContext, row: dict[str, Any] | None) -> None:
+def ensure_owner(ctx: WorkflowContext, owner: Ownership | None) -> None:
     """Raise when a checkpoint found the workflow cancelled or owned by someone else."""
-    if row is None:
+    if owner is None:
         raise WorkflowOwnershipLostError(ctx.workflow_id)
-    if row["status"] == "CANCELLED":
+    if owner.status == "CANCELLED":
         ctx.cancelled.set()
         raise DBOSWorkflowCancelledError(ctx.workflow_id)
-    if row["status"] != "PENDING" or row["owner_token"] != ctx.owner_token:
+    if owner.status != "PENDING" or owner.owner_token != ctx.owner_token:
         raise WorkflowOwnershipLostError(ctx.workflow_id)
     # written == 0 with us still the owner: an earlier try of this same write committed.
 
@@ -90,13 +88,13 @@ def replay(rt: Runtime, ctx: WorkflowContext, fid: int, name: str) -> tuple[bool
     recorded = ctx.recorded.get(fid)
     if recorded is None:
         return False, None
-    if recorded["function_name"] != name:
-        raise DBOSUnexpectedStepError(ctx.workflow_id, fid, name, recorded["function_name"])
-    if recorded["error"] is not None:
-        raise rt.serializer.deserialize_error(recorded["error"])
-    if recorded["output"] is None:
+    if recorded.function_name != name:
+        raise DBOSUnexpectedStepError(ctx.workflow_id, fid, name, recorded.function_name)
+    if recorded.error is not None:
+        raise rt.serializer.deserialize_error(recorded.error)
+    if recorded.output is None:
         return True, None
-    return True, rt.serializer.deserialize(recorded["output"])
+    return True, rt.serializer.deserialize(recorded.output)
 
 
 def operation(rt: Runtime, name: str, compute: Callable[[WorkflowContext, int], Any]) -> Any:

@@ -8,7 +8,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from .completer import Completion
 from .context import (
     StartOptions,
     WorkflowContext,
@@ -20,16 +19,19 @@ from .context import (
     exit_workflow,
     start_options,
 )
-from .db.repository import DuplicateKeyError, Row
+from .db.records import ClaimedWorkflow, Completion, Inserted, NewWorkflow, StepRecord
 from .errors import (
+    DBOSConfigError,
     DBOSConflictingWorkflowError,
     DBOSQueueDeduplicatedError,
     DBOSSerializationError,
     DBOSWorkersError,
     DBOSWorkflowCancelledError,
+    DuplicateKeyError,
     WorkerDrainingError,
     WorkflowOwnershipLostError,
 )
+from .groupcommit import Then
 from .handle import WorkflowHandle, wait_outcome
 from .registry import WorkflowInfo
 from .runtime import Runtime
@@ -52,8 +54,8 @@ def _assign_id(parent: WorkflowContext | None) -> tuple[str, int | None]:
         return explicit or str(uuid.uuid4()), None
     fid = parent.next_function_id()
     recorded = parent.recorded.get(fid)
-    if recorded is not None and recorded.get("child_workflow_id"):
-        return str(recorded["child_workflow_id"]), fid
+    if recorded is not None and recorded.child_workflow_id:
+        return recorded.child_workflow_id, fid
     return explicit or f"{parent.workflow_id}-{fid}", fid
 
 
@@ -70,6 +72,30 @@ def _deadline(rt: Runtime, opts: StartOptions, parent: WorkflowContext | None,
     return None, None
 
 
+def _new_row(rt: Runtime, info: WorkflowInfo, workflow_id: str, inputs: str, placement: Placement,
+             parent: WorkflowContext | None) -> NewWorkflow:
+    opts = start_options()
+    queued = placement.mode == "queue"
+    timeout_ms, deadline_ms = _deadline(rt, opts, parent, starts_now=not queued)
+    now = rt.clock.now_ms()
+    delay_ms = int(opts.delay_seconds * 1000) if queued and opts.delay_seconds else None
+    return NewWorkflow(
+        workflow_id=workflow_id, status=("DELAYED" if delay_ms else "ENQUEUED") if queued else "PENDING",
+        name=info.name, class_name=info.class_name, config_name=None, inputs=inputs,
+        serialization=rt.serializer.name(), queue_name=placement.queue_name if queued else None,
+        priority=(opts.priority or 0) if queued else 0,
+        deduplication_id=opts.deduplication_id if queued else None,
+        executor_id=None if queued else rt.executor_id,
+        owner_token=None if queued else uuid.uuid4().hex,
+        owner_instance=None if queued else rt.instance_id,
+        application_version=rt.settings.application_version, application_name=rt.settings.name,
+        recovery_attempts=0 if queued else 1, max_recovery_attempts=info.max_recovery_attempts,
+        timeout_ms=timeout_ms, deadline_ms=deadline_ms,
+        delay_until_ms=(now + delay_ms) if delay_ms else None,
+        parent_workflow_id=parent.workflow_id if parent else None,
+        started_at_ms=None if queued else now)
+
+
 def start(rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[str, Any],
           placement: Placement) -> tuple[WorkflowHandle[Any], WorkflowContext | None]:
     """Insert (or find) the workflow row. Returns its handle and, when this call created a
@@ -80,107 +106,95 @@ def start(rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[s
     if parent is not None:
         flush_pending(rt, parent)  # the parent's last step is durable before its child exists
     workflow_id, fid = _assign_id(parent)
-    inputs = rt.serializer.serialize({"args": args, "kwargs": kwargs})
-    opts = start_options()
-    queued = placement.mode == "queue"
-    timeout_ms, deadline_ms = _deadline(rt, opts, parent, starts_now=not queued)
-    now = rt.clock.now_ms()
-    delay_ms = int(opts.delay_seconds * 1000) if queued and opts.delay_seconds else None
-    status = ("DELAYED" if delay_ms else "ENQUEUED") if queued else "PENDING"
-    token = None if queued else uuid.uuid4().hex
-    queue_name = placement.queue_name if queued else None
-    notify = queued and status == "ENQUEUED" and rt.coalescer.claim_inline(str(queue_name))
-    params: dict[str, Any] = dict(
-        workflow_id=workflow_id, status=status, name=info.name, class_name=info.class_name,
-        config_name=None, inputs=inputs, serialization=rt.serializer.name(),
-        queue_name=queue_name, priority=(opts.priority or 0) if queued else 0,
-        deduplication_id=opts.deduplication_id if queued else None,
-        executor_id=None if queued else rt.executor_id, owner_token=token,
-        owner_instance=None if queued else rt.instance_id,
-        application_version=rt.settings.application_version,
-        application_name=rt.settings.name, recovery_attempts=0 if queued else 1,
-        max_recovery_attempts=info.max_recovery_attempts, timeout_ms=timeout_ms,
-        deadline_ms=deadline_ms, delay_until_ms=(now + delay_ms) if delay_ms else None,
-        parent_workflow_id=parent.workflow_id if parent else None, now_ms=now,
-        started_at_ms=None if queued else now, channel=rt.settings.channel, notify=notify,
-    )
+    new = _new_row(rt, info, workflow_id, rt.serializer.serialize({"args": args, "kwargs": kwargs}),
+                   placement, parent)
+    notify = new.status == "ENQUEUED" and rt.coalescer.claim_inline(str(new.queue_name))
     try:
-        row = rt.repo.one("workflow_insert", **params)
+        row = rt.db.workflows.insert(new, notify=notify)
     except DuplicateKeyError:
-        raise DBOSQueueDeduplicatedError(workflow_id, str(queue_name),
-                                         str(opts.deduplication_id)) from None
+        raise DBOSQueueDeduplicatedError(workflow_id, str(new.queue_name),
+                                         str(new.deduplication_id)) from None
     if row is None:  # a concurrent insert committed after our snapshot
-        row = rt.repo.one("workflow_get_outcome", workflow_id=workflow_id)
-        row = {**row, "inserted": False, "name": info.name} if row else None
-    if row is not None and not row["inserted"] and row["name"] != info.name:
-        raise DBOSConflictingWorkflowError(
-            workflow_id, f"it runs {row['name']!r}, not {info.name!r}")
+        found = rt.db.workflows.outcome(workflow_id)
+        row = None if found is None else Inserted(False, found.status, info.name, found.output, found.error)
+    if row is not None and not row.inserted and row.name != info.name:
+        raise DBOSConflictingWorkflowError(workflow_id, f"it runs {row.name!r}, not {info.name!r}")
     if parent is not None and fid is not None and fid not in parent.recorded:
         record_operation(rt, parent, fid, info.name, output=None, error=None,
                          child_workflow_id=workflow_id)
     handle: WorkflowHandle[Any] = WorkflowHandle(rt, workflow_id)
-    if row is None or not row["inserted"] or queued:
+    if row is None or not row.inserted or new.owner_token is None:
         return handle, None
-    ctx = WorkflowContext(workflow_id=workflow_id, owner_token=str(token), name=info.name,
-                          recorded={}, deadline_ms=deadline_ms)
-    return handle, ctx
+    return handle, WorkflowContext(workflow_id=workflow_id, owner_token=new.owner_token,
+                                   name=info.name, recorded={}, deadline_ms=new.deadline_ms)
+
+
+def enqueue(rt: Runtime, queue_name: str, info: WorkflowInfo, args: tuple[Any, ...],
+            kwargs: dict[str, Any]) -> WorkflowHandle[Any]:
+    if queue_name not in rt.registry.queues:
+        raise DBOSConfigError(f"queue {queue_name!r} is not registered: declare "
+                              "Queue(name) or call DBOS.register_queue(name) first")
+    handle, _ = start(rt, info, args, kwargs, Placement("queue", queue_name))
+    return handle
 
 
 def run(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo, args: tuple[Any, ...],
-        kwargs: dict[str, Any]) -> Any:
+        kwargs: dict[str, Any], on_durable: Then | None = None) -> Any:
     """Run a workflow body in this thread and record its outcome. Returns the result or
-    raises the workflow's exception (as get_result would)."""
-    rt.add_active(ctx)
+    raises the workflow's exception (as get_result would). Without on_durable the outcome is
+    durable when this returns; with it, the outcome goes to the group commit without waiting
+    and on_durable runs (in the flusher thread) once it is written, after the workflow left
+    the in-flight ledger."""
+    rt.inflight.attach(ctx)
     token = enter_workflow(ctx)
     options_token = _options.set(StartOptions())
+    handed_over = False
     try:
         try:
             result = info.func(*args, **kwargs)
-        except (WorkflowOwnershipLostError, WorkerDrainingError):
-            raise
-        except DBOSWorkflowCancelledError:
+        except (WorkflowOwnershipLostError, WorkerDrainingError, DBOSWorkflowCancelledError):
             raise
         except BaseException as exc:
-            complete(rt, ctx, "ERROR", None, rt.serializer.serialize_error(exc))
+            handed_over = complete(rt, ctx, "ERROR", None, rt.serializer.serialize_error(exc), on_durable)
             raise
         try:
             output = rt.serializer.serialize(result)
         except DBOSSerializationError as exc:
-            complete(rt, ctx, "ERROR", None, rt.serializer.serialize_error(exc))
+            handed_over = complete(rt, ctx, "ERROR", None, rt.serializer.serialize_error(exc), on_durable)
             raise
-        complete(rt, ctx, "SUCCESS", output, None)
+        handed_over = complete(rt, ctx, "SUCCESS", output, None, on_durable)
         return result
     finally:
         _options.reset(options_token)
         exit_workflow(token)
-        if not ctx.deferred:
-            rt.remove_active(ctx.workflow_id)
+        if not handed_over:
+            rt.inflight.release(ctx.workflow_id)
 
 
 def complete(rt: Runtime, ctx: WorkflowContext, status: str, output: str | None,
-             error: str | None) -> None:
-    """Record the outcome (fenced by the owner token); concurrent calls share one commit.
-    With ctx.on_durable set, return at once: the group commit calls it when written."""
-    step, ctx.pending = ctx.pending, None  # the last step's checkpoint rides along
+             error: str | None, on_durable: Then | None = None) -> bool:
+    """Record the outcome (fenced by the owner token; concurrent outcomes share one commit),
+    with the last step's deferred checkpoint. True when handed over without waiting: the
+    group commit then releases the workflow from the ledger and calls on_durable."""
+    step, ctx.pending = ctx.pending, None
     outcome = Completion(ctx.workflow_id, ctx.owner_token, status, output, error, step)
-    then = ctx.on_durable
-    if then is None:
+    if on_durable is None:
         rt.writers.outcomes.submit(outcome)
-        return
+        return False
 
     def durable(failure: BaseException | None) -> None:
-        rt.remove_active(ctx.workflow_id)
-        then(failure)
+        rt.inflight.release(ctx.workflow_id)
+        on_durable(failure)
 
     rt.writers.outcomes.submit_nowait(outcome, durable)
-    ctx.deferred = True
+    return True
 
 
-def run_detached(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo,
-                 args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    """Pool entry point: a fresh context, exceptions already recorded, never re-raised."""
+def run_detached(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo, args: tuple[Any, ...],
+                 kwargs: dict[str, Any], on_durable: Then | None = None) -> None:
+    """Thread entry point: a fresh context, exceptions already recorded, never re-raised."""
     try:
-        contextvars.Context().run(run, rt, ctx, info, args, kwargs)
+        contextvars.Context().run(run, rt, ctx, info, args, kwargs, on_durable)
     except WorkerDrainingError:
         pass
     except BaseException as exc:  # the outcome is stored; handles re-raise it
@@ -196,11 +210,11 @@ def invoke(rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[
     return run(rt, ctx, info, args, kwargs)
 
 
-def resume_context(rt: Runtime, row: Row, token: str) -> WorkflowContext:
+def resume_context(rt: Runtime, claimed: ClaimedWorkflow) -> WorkflowContext:
     """Context for a claimed or recovered row, with its recorded operations for replay."""
-    recorded: dict[int, Row] = {}
-    if row.get("has_steps", True):  # the claim tells whether anything was recorded
-        recorded = {r["function_id"]: r for r in rt.repo.all("step_list", workflow_id=row["workflow_uuid"])}
-    return WorkflowContext(workflow_id=row["workflow_uuid"], owner_token=token, name=row["name"],
-                           recorded=recorded, deadline_ms=row.get("workflow_deadline_epoch_ms"),
-                           queue_name=row.get("queue_name"))
+    recorded: dict[int, StepRecord] = {}
+    if claimed.has_steps:  # the claim tells whether anything was recorded
+        recorded = {r.function_id: r for r in rt.db.steps.recorded(claimed.workflow_id)}
+    return WorkflowContext(workflow_id=claimed.workflow_id, owner_token=claimed.owner_token,
+                           name=claimed.name, recorded=recorded, deadline_ms=claimed.deadline_ms,
+                           queue_name=claimed.queue_name)

@@ -8,9 +8,9 @@ SIGTTIN/SIGTTOU, restarts them one by one on SIGHUP and drains on SIGTERM/SIGINT
 
 from __future__ import annotations
 
+from .child import WorkerContext
 from .constants import MAX_SLOTS, WORKER_BOOT_ERROR
 from .spawn import SupervisorHandle, spawn_supervisor
-from .worker import WorkerContext
 
 __all__ = [
     "MAX_SLOTS",

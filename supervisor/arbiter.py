@@ -22,13 +22,13 @@ from dataclasses import dataclass
 
 import structlog
 
+from .child import WorkerContext, WorkerMain, bootstrap_worker
 from .constants import DRAIN_REQUEST, MANAGED_SIGNALS, MAX_SLOTS, WORKER_BOOT_ERROR
 from .heartbeat import SharedState
 from .processes import new_process
 from .reload import RollingRestart
 from .signals import SignalQueue
 from .slots import Slot
-from .worker import WorkerContext, WorkerMain, bootstrap_worker
 
 IDLE_WAIT_SEC = 0.5
 BUSY_WAIT_SEC = 0.1

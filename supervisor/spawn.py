@@ -9,10 +9,10 @@ import sys
 from typing import NoReturn
 
 from .arbiter import Arbiter, SupervisorConfig
+from .child import WorkerMain, set_process_name
 from .constants import DRAIN_REQUEST, MAX_SLOTS
 from .heartbeat import SharedState
 from .processes import ProcessLike, allow_children, fork_context, new_process
-from .worker import WorkerMain, set_process_name
 
 
 class SupervisorHandle:

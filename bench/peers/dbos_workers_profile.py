@@ -29,9 +29,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dbos_workers_bench as bench
 import harness
 
-from dbos_workers import completer, recovery
+from dbos_workers import groupcommit
 from dbos_workers.db import repository
-from dbos_workers.worker import main as worker_main
+from dbos_workers.worker import executor
 
 OUT = Path(tempfile.mkdtemp(prefix="dbw-profile-"))
 STATS: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0, 0.0])  # n, wall, cpu
@@ -61,8 +61,8 @@ def _record(key: str, wall: float, cpu: float) -> None:
 
 def instrument() -> None:
     original_execute = repository.Tx._execute
-    original_run = recovery.execute
-    original_submit = getattr(completer, "GroupCommit", None) and completer.GroupCommit.submit
+    original_run = executor.run_claimed
+    original_submit = groupcommit.GroupCommit.submit
 
     def timed_submit(self: Any, item: Any) -> Any:
         """Group commit: a checkpoint/completion waits here while one thread flushes a batch."""
@@ -86,14 +86,13 @@ def instrument() -> None:
                 LOCAL.db_wall += dw
                 LOCAL.db_cpu += dc
 
-    def timed_run(rt: Any, row: Any, token: str, on_durable: Any = None) -> bool:
+    def timed_run(rt: Any, claimed: Any, on_durable: Any = None) -> None:
         _ensure_dumper()
         LOCAL.in_wf, LOCAL.db_wall, LOCAL.db_cpu, LOCAL.gc_wall, LOCAL.gc_cpu = True, 0.0, 0.0, 0.0, 0.0
         w, c = time.perf_counter(), time.thread_time()
         try:
             # As in production: the outcome write may finish after this returns.
-            deferred: bool = original_run(rt, row, token, on_durable)
-            return deferred
+            original_run(rt, claimed, on_durable)
         finally:
             LOCAL.in_wf = False
             _record("wf:total", time.perf_counter() - w, time.thread_time() - c)
@@ -101,10 +100,8 @@ def instrument() -> None:
             _record("wf:in_group_commit_submit", LOCAL.gc_wall, LOCAL.gc_cpu)
 
     repository.Tx._execute = timed_execute  # type: ignore[method-assign]
-    if original_submit:
-        completer.GroupCommit.submit = timed_submit  # type: ignore[method-assign]
-    recovery.execute = timed_run  # type: ignore[assignment]
-    worker_main.execute = timed_run  # the worker imported the name directly
+    groupcommit.GroupCommit.submit = timed_submit  # type: ignore[method-assign]
+    executor.run_claimed = timed_run  # the executor calls it by its module global
 
 
 def collect() -> dict[str, list[float]]:

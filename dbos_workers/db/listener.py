@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 import psycopg
 import structlog
 
-from ..osname import name_thread
+from ..services import ThreadService
 from .queries import load_queries
 from .repository import Backoff, compose, connect_direct, mask_url
 
@@ -104,7 +104,7 @@ def _shutdown_socket(conn: psycopg.Connection[dict[str, object]]) -> None:
     log.warning("listener_stalled")
 
 
-class Listener:
+class Listener(ThreadService):
     """Background service: LISTEN on its channels, dispatch payloads, reconnect with backoff.
 
     More channels can be added while it runs (`subscribe`): the LISTEN is issued by the
@@ -118,9 +118,8 @@ class Listener:
         self.conninfo, self.channel, self.waiters = conninfo, channel, waiters
         self.health_check_sec, self.health_timeout_sec = health_check_sec, health_timeout_sec
         self.poll_sec = poll_sec
-        self._stop = threading.Event()
+        super().__init__()
         self._ready = threading.Event()
-        self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection[dict[str, object]] | None = None
         self.reconnects = 0
         self._queries = load_queries()
@@ -136,19 +135,14 @@ class Listener:
             return event
 
     def start(self, wait_ready: float = 10.0) -> None:
-        self._thread = threading.Thread(target=self._run, name="dbos-listener", daemon=True)
-        self._thread.start()
+        super().start()
         self._ready.wait(wait_ready)
 
-    def stop(self) -> None:
-        self._stop.set()
+    def _wake(self) -> None:
         conn = self._conn
         if conn is not None:
             with contextlib.suppress(Exception):
                 conn.cancel_safe(timeout=1.0)
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
-        self._thread = None
 
     def _connect(self) -> psycopg.Connection[dict[str, object]]:
         conn = connect_direct(self.conninfo, keepalives=1, keepalives_idle=10,
@@ -166,8 +160,9 @@ class Listener:
             conn.execute(compose(self._queries["session_listen"], channel=channel))
             event.set()
 
+    name = "dbos-listener"
+
     def _run(self) -> None:
-        name_thread()
         backoff = Backoff(first=0.05, cap=2.0, total=float("inf"))
         first = True
         while not self._stop.is_set():

@@ -6,7 +6,6 @@ each applies only what the `migrations` table does not list yet.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from urllib.parse import urlsplit, urlunsplit
 
@@ -14,16 +13,11 @@ import psycopg
 import structlog
 from psycopg import errors as pg_errors
 
+from .locks import advisory_key
 from .queries import load_queries, migration_files
 from .repository import compose, connect_direct, translate
 
 log = structlog.get_logger("dbos_workers.migrate")
-
-
-def advisory_key(*parts: str) -> int:
-    """A stable signed 64-bit advisory-lock key for a namespaced name."""
-    digest = hashlib.sha256("\x1f".join(("dbos_workers", *parts)).encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _maintenance_url(url: str) -> tuple[str, str]:

@@ -20,7 +20,13 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from ..errors import DatabaseUnavailableError, DBOSNotLaunchedError, DBOSWorkersError
+from ..errors import (
+    DatabaseUnavailableError,
+    DBOSNotLaunchedError,
+    DBOSWorkersError,
+    DuplicateKeyError,
+    MissingReferenceError,
+)
 from .queries import load_queries
 
 Row = dict[str, Any]
@@ -30,22 +36,6 @@ log = structlog.get_logger("dbos_workers.db")
 # Connection loss, plus the transient conflicts a retried statement resolves.
 _RETRYABLE = (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout,
               pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
-
-
-class DuplicateKeyError(DBOSWorkersError):
-    """A unique constraint was violated."""
-
-    def __init__(self, constraint: str) -> None:
-        self.constraint = constraint
-        super().__init__(f"unique constraint {constraint!r} violated")
-
-
-class MissingReferenceError(DBOSWorkersError):
-    """A foreign key points to a row that does not exist."""
-
-    def __init__(self, constraint: str) -> None:
-        self.constraint = constraint
-        super().__init__(f"foreign key {constraint!r} violated")
 
 
 class RollbackSignal(Exception):

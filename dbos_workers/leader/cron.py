@@ -8,9 +8,7 @@ the next tick. Stored schedules (DBOS.create_schedule) are re-read every couple 
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,6 +16,7 @@ import structlog
 from croniter import croniter
 
 from ..context import SetWorkflowID
+from ..db.records import ScheduleRecord
 from ..errors import DBOSConfigError
 from ..registry import INTERNAL_QUEUE
 from ..runtime import Runtime
@@ -74,54 +73,32 @@ def ticks_between(expr: str, after_ms: int, until_ms: int, tz: str | None = None
             out = out[-limit:]
 
 
-@dataclass(frozen=True)
-class ScheduleDef:
-    name: str
-    workflow_name: str
-    expr: str
-    kind: str
-    context: str | None
-    backfill: bool
-    tz: str | None
-    queue_name: str | None
-    last_fired_at: int | None
-    created_at: int | None
-
-    @classmethod
-    def from_row(cls, r: dict[str, Any]) -> ScheduleDef:
-        return cls(r["schedule_name"], r["workflow_name"], r["schedule"], r["kind"], r["context"],
-                   r["automatic_backfill"], r["cron_timezone"], r["queue_name"],
-                   r["last_fired_at"], r["created_at"])
-
-
 class Cron:
     def __init__(self, rt: Runtime, reload_sec: float = 2.0) -> None:
         self.rt, self.reload_sec = rt, reload_sec
         self.last: dict[str, int] = {}
-        self._defs: list[ScheduleDef] = []
+        self._defs: list[ScheduleRecord] = []
         self._loaded_at = -1e9
         self.failover_window_ms = int(max(10.0, 3 * rt.settings.executor_lease_sec) * 1000)
 
     def register(self) -> None:
         for workflow_name, expr in self.rt.registry.schedules:
-            self.rt.repo.run("schedule_register", name=workflow_name, workflow_name=workflow_name,
-                             schedule=expr, now_ms=self.rt.clock.now_ms())
+            self.rt.db.schedules.register(workflow_name, workflow_name, expr)
 
     def reset(self) -> None:
         """Leadership changed: re-read where each schedule stands."""
         self.last.clear()
         self._loaded_at = -1e9
 
-    def definitions(self) -> list[ScheduleDef]:
-        if time.monotonic() - self._loaded_at >= self.reload_sec:
-            rows = self.rt.repo.all("schedule_list", status="ACTIVE", workflow_name=None, prefix=None)
-            self._defs = [ScheduleDef.from_row(r) for r in rows]
-            self._loaded_at = time.monotonic()
+    def definitions(self) -> list[ScheduleRecord]:
+        if self.rt.clock.monotonic() - self._loaded_at >= self.reload_sec:
+            self._defs = self.rt.db.schedules.find(status="ACTIVE")
+            self._loaded_at = self.rt.clock.monotonic()
         return self._defs
 
-    def _start_from(self, d: ScheduleDef, now: int) -> int:
+    def _start_from(self, d: ScheduleRecord, now: int) -> int:
         last = max(self.last.get(d.name, 0), d.last_fired_at or 0) or d.created_at or now
-        if not d.backfill:  # only a failover's worth of missed ticks fire late
+        if not d.automatic_backfill:  # only a failover's worth of missed ticks fire late
             last = max(last, now - self.failover_window_ms)
         return last
 
@@ -132,8 +109,8 @@ class Cron:
         for d in self.definitions():
             if d.workflow_name not in self.rt.registry.workflows:
                 continue  # a schedule of a workflow this pool does not run
-            limit = BACKFILL_MAX if d.backfill else MAX_BACKLOG
-            for tick in ticks_between(d.expr, self._start_from(d, now), now, d.tz, limit):
+            limit = BACKFILL_MAX if d.automatic_backfill else MAX_BACKLOG
+            for tick in ticks_between(d.schedule, self._start_from(d, now), now, d.cron_timezone, limit):
                 if not lease_valid():
                     log.warning("schedule_lease_lapsed", schedule=d.name, tick=tick.isoformat())
                     return fired
@@ -142,7 +119,7 @@ class Cron:
                 self.last[d.name] = int(tick.timestamp() * 1000)
         return fired
 
-    def _fire(self, d: ScheduleDef, tick: dt.datetime, now_ms: int) -> None:
+    def _fire(self, d: ScheduleRecord, tick: dt.datetime, now_ms: int) -> None:
         info = self.rt.registry.workflow(d.workflow_name)
         if d.kind == "decorator":
             second: Any = dt.datetime.fromtimestamp(now_ms / 1000, tz=dt.UTC)
@@ -150,5 +127,5 @@ class Cron:
             second = None if d.context is None else self.rt.serializer.deserialize(d.context)
         with SetWorkflowID(f"sched-{d.name}-{tick.isoformat()}"):
             start(self.rt, info, (tick, second), {}, Placement("queue", d.queue_name or INTERNAL_QUEUE))
-        self.rt.repo.run("schedule_fired", name=d.name, tick_ms=int(tick.timestamp() * 1000))
+        self.rt.db.schedules.fired(d.name, int(tick.timestamp() * 1000))
         log.debug("schedule_fired", schedule=d.name, tick=tick.isoformat())

@@ -34,105 +34,81 @@ connection: PgBouncer in transaction mode would hand the lock's session to someo
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import structlog
 
-from ..db.migrate import advisory_key
-from ..db.queries import load_queries
-from ..db.repository import Row, compose, connect_direct, mask_url
-from ..errors import DBOSWorkersError
+from ..db.leader import LeaderSession
 from ..runtime import Runtime
-from ..service import ThreadService
+from ..services import ThreadService
 
 log = structlog.get_logger("dbos_workers.leader")
-FENCE_WAIT_MS = 1000  # how long a fence waits for the terminated backend to exit
-
-
-class LeadershipLostError(DBOSWorkersError):
-    """The leader row no longer names this session: another session leads."""
+Listener = Callable[[bool, int], None]  # (leading, term)
 
 
 class Elector(ThreadService):
-    thread_name = "dbos-elector"
+    """The state machine above; `on_tick` runs on the elector's thread after each renewal,
+    and subscribers hear every change of leadership (leading, term) on the same thread."""
+
+    name = "dbos-elector"
 
     def __init__(self, rt: Runtime, on_tick: Callable[[], None], *, retry_sec: float = 1.0,
                  probe_sec: float = 1.0) -> None:
         self.rt, self.on_tick = rt, on_tick
         self.lease_sec = rt.settings.executor_lease_sec
         self.retry_sec, self.probe_sec = retry_sec, min(probe_sec, self.lease_sec / 4)
-        self.key = advisory_key("leader", rt.settings.schema, rt.settings.name)
+        self.session = LeaderSession(rt.conninfo, rt.settings.schema, rt.settings.name,
+                                     instance_id=rt.instance_id, executor_id=rt.executor_id)
+        self.key = self.session.key
         self.is_leader = threading.Event()
         self.term = 0  # incremented on every election won by this process
         self._renewed = 0.0  # monotonic time just before the last successful renewal
+        self._listeners: list[Listener] = []
         super().__init__()
-        self._conn: Any = None
-        queries = load_queries()
-        self._setup = compose(queries["leader_session_setup"], schema=rt.settings.schema)
-        self._q = {k: v.encode() for k, v in queries.items()}
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def _publish(self) -> None:
+        for listener in self._listeners:
+            try:
+                listener(self.is_leader.is_set(), self.term)
+            except Exception as exc:
+                log.warning("leader_listener_failed", error=repr(exc)[:200])
 
     def _stopped(self) -> None:
-        self._close()
+        self._step_down()
 
     def lease_valid(self) -> bool:
         """True while this process leads and its last renewal is younger than the lease (a
         follower may fence a leader after that, so it must not start new work)."""
         return self.is_leader.is_set() and time.monotonic() - self._renewed < self.lease_sec
 
-    def _close(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
-            self._conn = None
+    def _step_down(self) -> None:
+        self.session.close()
         if self.is_leader.is_set():
             self.is_leader.clear()
             log.info("leader_stepped_down", executor_id=self.rt.executor_id)
-
-    def _one(self, statement: bytes, **params: Any) -> Row | None:
-        row: Row | None = self._conn.execute(statement, params).fetchone()
-        return row
-
-    def _connect(self) -> None:
-        self._conn = connect_direct(self.rt.conninfo, keepalives=1, keepalives_idle=5,
-                                    keepalives_interval=2, keepalives_count=3,
-                                    application_name="dbos_workers:elector")
-        self._conn.execute(self._setup)
+            self._publish()
 
     def _try_acquire(self) -> bool:
-        if self._conn is None:
-            self._connect()
-        return self._acquire() or (self._fence_stale() and self._acquire())
-
-    def _acquire(self) -> bool:
         mark = time.monotonic()
-        row = self._one(self._q["leader_try_lock"], key=self.key, instance_id=self.rt.instance_id,
-                        executor_id=self.rt.executor_id)
-        if row and row["acquired"]:
+        if self.session.try_lock():
+            self._renewed = mark
+            return True
+        fenced = self.session.fence_stale(int(self.lease_sec * 1000))
+        if fenced is None:
+            return False
+        log.warning("leader_fenced_stale", executor_id=self.rt.executor_id,
+                    fenced_executor_id=fenced.executor_id, fenced_instance_id=fenced.instance_id,
+                    fenced_backend_pid=fenced.backend_pid, stale_ms=fenced.stale_ms)
+        mark = time.monotonic()
+        if self.session.try_lock():
             self._renewed = mark
             return True
         return False
-
-    def _fence_stale(self) -> bool:
-        """Terminate the lock holder's session if its lease lapsed; True when one was."""
-        row = self._one(self._q["leader_fence_stale"], key=self.key,
-                        lease_ms=int(self.lease_sec * 1000), wait_ms=FENCE_WAIT_MS)
-        if row is None or not row["terminated"]:
-            return False
-        log.warning("leader_fenced_stale", executor_id=self.rt.executor_id,
-                    fenced_executor_id=row["executor_id"], fenced_instance_id=row["instance_id"],
-                    fenced_backend_pid=row["backend_pid"], stale_ms=row["stale_ms"])
-        return True
-
-    def _renew(self) -> None:
-        mark = time.monotonic()
-        row = self._one(self._q["leader_renew"], key=self.key, instance_id=self.rt.instance_id)
-        if row is None:
-            raise LeadershipLostError("the leader row names another session")
-        self._renewed = mark
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -144,19 +120,22 @@ class Elector(ThreadService):
                         self._stop.wait(self.retry_sec)
                         continue
                 self._lead_once()
-            except Exception as exc:
-                log.warning("elector_error", error=mask_url(str(exc))[:200])
-                self._close()
+            except Exception as exc:  # database errors arrive translated (passwords masked)
+                log.warning("elector_error", error=str(exc)[:200])
+                self._step_down()
                 self._stop.wait(self.retry_sec)
-        self._close()
+        self._step_down()
 
     def _become_leader(self) -> None:
         self.term += 1
         self.is_leader.set()
         log.info("leader_elected", executor_id=self.rt.executor_id, pid=self.rt.pid, term=self.term)
+        self._publish()
 
     def _lead_once(self) -> None:
         started = time.monotonic()
-        self._renew()  # fails once our session is gone: fenced, terminated or disconnected
+        mark = started
+        self.session.renew()  # fails once our session is gone: fenced, terminated or disconnected
+        self._renewed = mark
         self.on_tick()
         self._stop.wait(max(0.0, self.probe_sec - (time.monotonic() - started)))

@@ -5,8 +5,6 @@ retention and executor rows stopped more than a day ago."""
 
 from __future__ import annotations
 
-import time
-
 import structlog
 
 from ..registry import INTERNAL_QUEUE
@@ -24,30 +22,27 @@ class Maintenance:
         self._last_prune = -1e9
 
     def tick(self) -> None:
-        rt, now = self.rt, self.rt.clock.now_ms()
-        channel = rt.settings.channel
-        rt.repo.all("maintenance_promote_delayed", now_ms=now, n=BATCH, channel=channel)
-        expired = rt.repo.all("workflow_cancel_expired", now_ms=now, n=BATCH, channel=channel)
+        rt, db = self.rt, self.rt.db
+        db.maintenance.promote_delayed(BATCH)
+        expired = db.maintenance.cancel_expired(BATCH)
         if expired:
             log.info("workflows_deadline_cancelled", workflows=len(expired))
-        lease_ms = int(rt.settings.executor_lease_sec * 1000)
-        dead = rt.repo.all("maintenance_expired_holders", lease_ms=lease_ms, n=BATCH)
+        dead = db.maintenance.expired_holders(int(rt.settings.executor_lease_sec * 1000), BATCH)
         if dead:
-            rt.repo.all("workflow_requeue", workflow_ids=[r["workflow_uuid"] for r in dead],
-                        refund=0, default_queue=INTERNAL_QUEUE, now_ms=now, channel=channel)
+            db.workflows.requeue(dead, refund=False, default_queue=INTERNAL_QUEUE)
             log.warning("dead_holder_work_recovered", workflows=len(dead))
-        if time.monotonic() - self._last_prune >= PRUNE_EVERY_SEC:
-            self._last_prune = time.monotonic()
-            self.prune(now)
+        if rt.clock.monotonic() - self._last_prune >= PRUNE_EVERY_SEC:
+            self._last_prune = rt.clock.monotonic()
+            self.prune(rt.clock.now_ms())
 
     def prune(self, now: int) -> int:
         """One bounded batch of retention; returns how many workflows were deleted."""
-        rt = self.rt
-        rt.repo.run("maintenance_prune_executors", cutoff_ms=now - EXECUTOR_KEEP_MS, n=BATCH)
-        retention = rt.settings.workflow_retention_sec
+        db = self.rt.db
+        db.maintenance.prune_executors(now - EXECUTOR_KEEP_MS, BATCH)
+        retention = self.rt.settings.workflow_retention_sec
         if retention is None:
             return 0
-        pruned = rt.repo.all("maintenance_prune_finished", cutoff_ms=now - int(retention * 1000), n=BATCH)
+        pruned = db.maintenance.prune_finished(now - int(retention * 1000), BATCH)
         if pruned:
-            log.info("workflows_pruned", workflows=len(pruned))
-        return len(pruned)
+            log.info("workflows_pruned", workflows=pruned)
+        return pruned

@@ -1,22 +1,24 @@
-"""Heartbeat service: shared-memory beat for the supervisor, lease row for other hosts, and a
-parent check (a worker drains by itself when its supervisor is gone)."""
+"""Heartbeat service of a worker: the shared-memory beat the supervisor watches, the lease
+row other hosts read, and the parent check (a worker drains by itself when its supervisor is
+gone)."""
 
 from __future__ import annotations
 
-import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..runtime import Runtime
-from ..service import ThreadService
+from ..services import ThreadService
 
 
 class Heartbeat(ThreadService):
-    thread_name, join_timeout = "dbos-heartbeat", 2.0
+    name = "dbos-heartbeat"
 
-    def __init__(self, rt: Runtime, wctx: Any, drain: threading.Event, beat_sec: float = 1.0) -> None:
-        self.rt, self.wctx, self.drain, self.beat_sec = rt, wctx, drain, beat_sec
+    def __init__(self, rt: Runtime, wctx: Any, on_orphaned: Callable[[], None],
+                 beat_sec: float = 1.0) -> None:
         super().__init__()
+        self.rt, self.wctx, self.on_orphaned, self.beat_sec = rt, wctx, on_orphaned, beat_sec
         self.lease_every = max(1.0, rt.settings.executor_lease_sec / 3)
 
     def _run(self) -> None:
@@ -25,7 +27,7 @@ class Heartbeat(ThreadService):
             self.wctx.beat()
             if not self.wctx.parent_alive():
                 self.rt.log.warning("supervisor_gone")
-                self.drain.set()
+                self.on_orphaned()
             if time.monotonic() - last_lease >= self.lease_every:
                 try:
                     self.rt.heartbeat()

@@ -183,7 +183,7 @@ def test_completed_step_survives_cancel_then_resume(launch: Any, pg_url: str, sc
     release.set()
     with pytest.raises(DBOSAwaitedWorkflowCancelledError):
         handle.get_result(timeout=10)
-    wait_until(lambda: "cancel-resume" not in DBOS._rt().active)  # the body returned
+    wait_until(lambda: "cancel-resume" not in DBOS._rt().inflight)  # the body returned
     steps = DBOS.list_workflow_steps("cancel-resume")
     assert [s["function_name"].rsplit(".", 1)[-1] for s in steps] == ["once"]
     assert steps[0]["output"] == "x"

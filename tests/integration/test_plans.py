@@ -75,7 +75,7 @@ def generic_plan(conn: psycopg.Connection[Any], name: str, params: dict[str, Any
 
 def test_pool_sessions_use_generic_plans_without_jit(launch: Any) -> None:
     launch()
-    with DBOS._rt().repo._pool.connection() as conn:
+    with DBOS._rt().db.repo._pool.connection() as conn:
         settings = {k: conn.execute(f"SHOW {k}".encode()).fetchone()[k]
                     for k in ("plan_cache_mode", "jit")}
     assert settings == {"plan_cache_mode": "force_generic_plan", "jit": "off"}

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from dbos_workers.completer import GroupCommit
+from dbos_workers.groupcommit import GroupCommit
 
 
 class Recorder:

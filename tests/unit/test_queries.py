@@ -10,7 +10,7 @@ import pytest
 from dbos_workers.db.queries import load_queries, migration_files, parse_queries
 
 ROOT = Path(__file__).resolve().parents[2]
-_USE = re.compile(r"""(?:\.(?:one|all|run)\(|q\[|queries\[|_queries\[)\s*["']([a-z0-9_]+)["']""")
+_USE = re.compile(r"""(?:\.(?:one|all|run|_one)\(|q\[|queries\[|_queries\[)\s*["']([a-z0-9_]+)["']""")
 
 
 def _python_sources() -> str:
@@ -22,6 +22,22 @@ def test_every_query_is_used_and_every_used_name_exists() -> None:
     used = set(_USE.findall(_python_sources()))
     assert used - queries == set(), "code names queries that do not exist"
     assert queries - used == set(), "queries that nothing uses"
+
+
+def test_no_query_name_outside_the_database_package() -> None:
+    """Above db/, code calls typed store methods; only db/ names queries."""
+    names = set(load_queries())
+    quoted = re.compile(r"""["']([a-z0-9_]+)["']""")
+    offenders = {}
+    for path in (ROOT / "dbos_workers").rglob("*.py"):
+        if path.parent.name == "db":
+            continue
+        # log events may share a query's name (names match across layers): not a query call
+        lines = [ln for ln in path.read_text().splitlines() if "log." not in ln]
+        found = names & set(quoted.findall("\n".join(lines)))
+        if found:
+            offenders[str(path.relative_to(ROOT))] = sorted(found)
+    assert offenders == {}
 
 
 def test_no_sql_strings_in_library_code() -> None:

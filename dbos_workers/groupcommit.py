@@ -11,19 +11,20 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import structlog
 
-from .clock import Clock
-from .db.repository import Repository, Row
+from .db.records import Checkpoint, Completion, Ownership
 from .osname import name_thread
+
+if TYPE_CHECKING:
+    from .db.system import SystemDatabase
 
 MAX_BATCH = 256
 I = TypeVar("I")  # noqa: E741
 R = TypeVar("R")
-log = structlog.get_logger("dbos_workers.completer")
+log = structlog.get_logger("dbos_workers.groupcommit")
 Then = Callable[[BaseException | None], None]
 
 
@@ -56,6 +57,13 @@ class GroupCommit(Generic[I, R]):
         self._closed = False
         # Seconds to let a batch gather before writing it (None or 0: write at once).
         self.linger: Callable[[], float] | None = None
+
+    def start(self) -> None:
+        """Start the flusher thread (it sleeps until something is submitted)."""
+        with self._mutex:
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
+                self._thread.start()
 
     def submit(self, item: I) -> R:
         """Write item with the next batch; returns its result once committed."""
@@ -137,64 +145,26 @@ class GroupCommit(Generic[I, R]):
         return not thread.is_alive()
 
 
-@dataclass(frozen=True)
-class Checkpoint:
-    workflow_id: str
-    owner_token: str
-    function_id: int
-    function_name: str
-    output: str | None
-    error: str | None
-    child_workflow_id: str | None
-    started_at_ms: int | None
-
-
-@dataclass(frozen=True)
-class Completion:
-    workflow_id: str
-    owner_token: str
-    status: str
-    output: str | None
-    error: str | None
-    step: Checkpoint | None = None  # a deferred last-step checkpoint, written in the same statement
-
-
-def _columns(items: Sequence[Any], names: dict[str, str]) -> dict[str, Any]:
-    """Array parameters for unnest(): {param: [item.attr, ...]}."""
-    return {param: [getattr(i, attr) for i in items] for param, attr in names.items()}
-
-
 class Writers:
-    """The batched writes of one process: outcomes and step checkpoints."""
+    """The batched writes of one process: workflow outcomes and step checkpoints, each kind
+    with its own flusher thread. One service: start() starts both, stop() writes what is
+    pending and stops them."""
 
-    def __init__(self, repo: Repository, channel: str, clock: Clock) -> None:
-        self.repo, self.channel, self.clock = repo, channel, clock
+    name = "group-commit"
+
+    def __init__(self, db: SystemDatabase) -> None:
         self.outcomes: GroupCommit[Completion, None] = GroupCommit(self._complete, name="dbos-outcomes")
-        self.checkpoints: GroupCommit[Checkpoint, Row | None] = GroupCommit(
-            self._checkpoint, name="dbos-checkpoints")
-
-    def close(self, timeout: float = 5.0) -> bool:
-        """Write what is pending (both kinds) and stop the flushers."""
-        return self.outcomes.close(timeout) & self.checkpoints.close(timeout)
+        self.checkpoints: GroupCommit[Checkpoint, Ownership | None] = GroupCommit(
+            db.steps.record, name="dbos-checkpoints")
+        self._db = db
 
     def _complete(self, batch: list[Completion]) -> list[None]:
-        steps = [c.step for c in batch]
-        self.repo.all("workflow_complete_batch", **_columns(batch, {
-            "workflow_ids": "workflow_id", "owner_tokens": "owner_token", "statuses": "status",
-            "outputs": "output", "errors": "error"}),
-            step_ids=[s.function_id if s else None for s in steps],
-            step_names=[s.function_name if s else None for s in steps],
-            step_outputs=[s.output if s else None for s in steps],
-            step_errors=[s.error if s else None for s in steps],
-            step_started=[s.started_at_ms if s else None for s in steps],
-            now_ms=self.clock.now_ms(), channel=self.channel)
+        self._db.workflows.complete(batch)
         return [None] * len(batch)
 
-    def _checkpoint(self, batch: list[Checkpoint]) -> list[Row | None]:
-        rows = self.repo.all("step_record_batch", **_columns(batch, {
-            "workflow_ids": "workflow_id", "owner_tokens": "owner_token",
-            "function_ids": "function_id", "function_names": "function_name", "outputs": "output",
-            "errors": "error", "child_ids": "child_workflow_id", "started": "started_at_ms"}),
-            now_ms=self.clock.now_ms())
-        by_key = {(r["workflow_uuid"], r["function_id"]): r for r in rows}
-        return [by_key.get((i.workflow_id, i.function_id)) for i in batch]
+    def start(self) -> None:
+        self.outcomes.start()
+        self.checkpoints.start()
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        return self.outcomes.close(timeout) & self.checkpoints.close(timeout)

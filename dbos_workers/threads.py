@@ -1,7 +1,7 @@
-"""The executor's thread pool: a fixed number of threads taking (function, args) items from one
-queue. No futures: nobody reads a workflow's result from the pool (outcomes go to the
-database), and concurrent.futures' Future + Condition per item cost ~12 us of CPU per workflow,
-a tenth of a plain workflow's Python time.
+"""The executor threads (a thread pool, not the database pool): a fixed number of threads
+taking (function, args) items from one queue. No futures: nobody reads a workflow's result
+from the pool (outcomes go to the database), and concurrent.futures' Future + Condition per
+item cost ~12 us of CPU per workflow, a tenth of a plain workflow's Python time.
 
 Threads start on demand, up to `size`. Like concurrent.futures, interpreter exit waits for
 queued and running items (a script that starts a workflow and returns still finishes it)."""
@@ -18,12 +18,15 @@ import structlog
 
 from .osname import name_thread
 
-log = structlog.get_logger("dbos_workers.pool")
+log = structlog.get_logger("dbos_workers.threads")
 _Item = tuple[Callable[..., Any], tuple[Any, ...]] | None
 _live: weakref.WeakSet[ThreadPool] = weakref.WeakSet()
 
 
 class ThreadPool:
+    """Service contract: start() is a no-op (threads start on demand); stop() drops what has
+    not started and does not wait for running items (their workflows are handed back)."""
+
     def __init__(self, size: int, name: str) -> None:
         self.size, self.name = max(1, size), name
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
@@ -64,6 +67,13 @@ class ThreadPool:
             del item, fn, args
             with self._lock:
                 self._idle += 1
+
+    def start(self) -> None:
+        """Threads start on demand, up to size."""
+
+    def stop(self, timeout: float = 0.0) -> bool:
+        self.shutdown(wait=False, cancel_pending=True)
+        return True
 
     def shutdown(self, wait: bool = False, cancel_pending: bool = True) -> None:
         """Stop taking work; with cancel_pending, items not yet started are dropped."""

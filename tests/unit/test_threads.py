@@ -1,4 +1,4 @@
-"""The executor's ThreadPool and the workflow CancelFlag."""
+"""The executor threads (ThreadPool) and the workflow CancelFlag."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 import pytest
 
 from dbos_workers.context import CancelFlag
-from dbos_workers.pool import ThreadPool
+from dbos_workers.threads import ThreadPool
 
 
 def test_runs_every_item_with_at_most_size_threads() -> None:
@@ -77,7 +77,7 @@ def test_a_failing_item_does_not_kill_its_thread() -> None:
 
 
 def test_interpreter_exit_waits_for_queued_items() -> None:
-    code = ("import os, time; from dbos_workers.pool import ThreadPool\n"
+    code = ("import os, time; from dbos_workers.threads import ThreadPool\n"
             "p = ThreadPool(2, 't')\n"
             "for i in range(4): p.submit(lambda i=i: (time.sleep(0.05), os.write(1, b'done %d\\n' % i)))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)

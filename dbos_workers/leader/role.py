@@ -1,4 +1,5 @@
-"""The leader role of a worker process: an elector whose ticks run maintenance and cron."""
+"""The leader role of a worker process: an elector whose ticks run maintenance and cron.
+Cron subscribes to leadership changes: a won election re-reads where each schedule stands."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from .maintenance import Maintenance
 log = structlog.get_logger("dbos_workers.leader")
 
 
-class LeaderService:
+class LeaderRole:
+    name = "leader"
+
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.cron = Cron(rt)
@@ -20,19 +23,20 @@ class LeaderService:
         # A tick every 0.25 s: cron seconds, DELAYED promotion and deadlines stay within a
         # quarter second (a renew plus three small statements; nothing when idle is scanned).
         self.elector = Elector(rt, self._tick, probe_sec=0.25)
-        self._term = 0
+        self.elector.subscribe(self._on_leadership)
 
     def start(self) -> None:
         self.cron.register()
         self.elector.start()
 
-    def stop(self) -> None:
-        self.elector.stop()
+    def stop(self, timeout: float = 5.0) -> bool:
+        return self.elector.stop(timeout)
+
+    def _on_leadership(self, leading: bool, term: int) -> None:
+        if leading:
+            self.cron.reset()
 
     def _tick(self) -> None:
-        if self._term != self.elector.term:  # a new election won: re-read where schedules stand
-            self.cron.reset()
-            self._term = self.elector.term
         try:
             self.maintenance.tick()
             self.cron.fire_due(self.elector.lease_valid)

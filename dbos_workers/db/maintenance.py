@@ -1,0 +1,28 @@
+"""The leader's housekeeping statements, each a bounded batch."""
+
+from __future__ import annotations
+
+from .store import Store
+
+
+class MaintenanceStore(Store):
+    def promote_delayed(self, n: int) -> list[str]:
+        """Due DELAYED workflows become ENQUEUED; returns the queues woken."""
+        rows = self.repo.all("maintenance_promote_delayed", now_ms=self.now_ms(), n=n, channel=self.channel)
+        return [r["queue_name"] for r in rows]
+
+    def cancel_expired(self, n: int) -> list[str]:
+        """Cancel active workflows past their deadline; returns their ids."""
+        rows = self.repo.all("workflow_cancel_expired", now_ms=self.now_ms(), n=n, channel=self.channel)
+        return [r["workflow_uuid"] for r in rows]
+
+    def expired_holders(self, lease_ms: int, n: int) -> list[str]:
+        """PENDING work whose holder's lease expired on the database's clock."""
+        rows = self.repo.all("maintenance_expired_holders", lease_ms=lease_ms, n=n)
+        return [r["workflow_uuid"] for r in rows]
+
+    def prune_finished(self, cutoff_ms: int, n: int) -> int:
+        return len(self.repo.all("maintenance_prune_finished", cutoff_ms=cutoff_ms, n=n))
+
+    def prune_executors(self, cutoff_ms: int, n: int) -> int:
+        return self.repo.run("maintenance_prune_executors", cutoff_ms=cutoff_ms, n=n)

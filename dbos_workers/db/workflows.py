@@ -1,0 +1,126 @@
+"""workflow_status: insert, claim, take over, complete, requeue, cancel, resume, read, list."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from .locks import advisory_key
+from .records import ClaimedWorkflow, Completion, Hold, Inserted, NewWorkflow, Outcome, WorkflowRecord
+from .repository import Tx
+from .store import Store, columns
+
+_NEW_FIELDS = tuple(f.name for f in dataclasses.fields(NewWorkflow))
+_COMPLETION = {"workflow_ids": "workflow_id", "owner_tokens": "owner_token", "statuses": "status",
+               "outputs": "output", "errors": "error"}
+
+
+class WorkflowStore(Store):
+    def insert(self, new: NewWorkflow, *, notify: bool) -> Inserted | None:
+        """Insert (idempotent on the id); the row as it stands, None when a concurrent insert
+        committed after this statement's snapshot (read it with `outcome`). With notify, a
+        new ENQUEUED row wakes its queue's workers in the same statement."""
+        params = {f: getattr(new, f) for f in _NEW_FIELDS}
+        row = self.repo.one("workflow_insert", **params, now_ms=self.now_ms(), channel=self.channel,
+                            notify=notify)
+        if row is None:
+            return None
+        return Inserted(row["inserted"], row["status"], row["name"], row["output"], row["error"])
+
+    def outcome(self, workflow_id: str) -> Outcome | None:
+        row = self.repo.one("workflow_get_outcome", workflow_id=workflow_id)
+        return None if row is None else Outcome(row["status"], row["output"], row["error"])
+
+    def get(self, workflow_id: str) -> WorkflowRecord | None:
+        row = self.repo.one("workflow_get", workflow_id=workflow_id)
+        return None if row is None else WorkflowRecord.of(row)
+
+    def search(self, *, workflow_ids: list[str] | None, statuses: list[str] | None,
+             name: str | None, queue_name: str | None, queued_only: bool,
+             limit: int | None) -> list[WorkflowRecord]:
+        rows = self.repo.all("workflow_list", workflow_ids=workflow_ids, status=statuses, name=name,
+                             queue_name=queue_name, queued_only=queued_only, limit=limit)
+        return [WorkflowRecord.of(r) for r in rows]
+
+    # Claiming ------------------------------------------------------------------------------
+    def _claim_params(self, executor_id: str, owner_instance: str, token: str) -> dict[str, object]:
+        return {"executor_id": executor_id, "owner_token": token, "owner_instance": owner_instance,
+                "now_ms": self.now_ms()}
+
+    def claim(self, queues: list[str], n: int, *, executor_id: str,
+              owner_instance: str) -> list[ClaimedWorkflow]:
+        """Claim up to n runnable rows of unlimited queues, in one committed statement."""
+        token = uuid.uuid4().hex
+        rows = self.repo.all("workflow_claim_batch", queues=queues, n=n, retry=False,
+                             **self._claim_params(executor_id, owner_instance, token))
+        return [ClaimedWorkflow.of(r, token) for r in rows]
+
+    def claim_limited(self, queue: str, n: int, *, concurrency: int | None, rate_limit: int | None,
+                      rate_period_sec: float | None, schema: str, executor_id: str,
+                      owner_instance: str) -> list[ClaimedWorkflow]:
+        """Claim from a queue with a global concurrency and/or rate limit: under the queue's
+        transaction advisory lock, so every claimer on every host counts the same rows."""
+        token = uuid.uuid4().hex
+        key = advisory_key("queue", schema, queue)
+
+        def limited(tx: Tx) -> list[dict[str, Any]]:
+            tx.one("queue_claim_lock", key=key)
+            return tx.all("workflow_claim_limited", queue=queue, n=n, concurrency=concurrency,
+                          rate_limit=rate_limit, rate_period_ms=int((rate_period_sec or 0) * 1000),
+                          rate_limited=rate_limit is not None,
+                          **self._claim_params(executor_id, owner_instance, token))
+
+        rows = self.repo.call(limited, transaction=True, retry=False)
+        return [ClaimedWorkflow.of(r, token) for r in rows]
+
+    def take_over(self, hold: Hold, *, executor_id: str, owner_instance: str) -> ClaimedWorkflow | None:
+        """Own a PENDING workflow whose holder is known dead (its token unchanged since)."""
+        token = uuid.uuid4().hex
+        row = self.repo.one("workflow_takeover", workflow_id=hold.workflow_id,
+                            previous_token=hold.owner_token, owner_token=token,
+                            owner_instance=owner_instance, executor_id=executor_id,
+                            now_ms=self.now_ms())
+        return None if row is None else ClaimedWorkflow.of(row, token)
+
+    def holds(self, executor_id: str) -> list[Hold]:
+        """PENDING rows of an executor id, with their holders' liveness."""
+        return [Hold.of(r) for r in self.repo.all("workflow_pending_of_executor", executor_id=executor_id)]
+
+    def held_by(self, executor_id: str, instance_id: str) -> list[str]:
+        rows = self.repo.all("workflow_pending_of_instance", executor_id=executor_id,
+                             instance_id=instance_id)
+        return [r["workflow_uuid"] for r in rows]
+
+    # Outcomes ------------------------------------------------------------------------------
+    def complete(self, batch: Sequence[Completion]) -> None:
+        """Outcomes of several workflows in one statement (group commit), each with its
+        deferred last step; wakes get_result waiters."""
+        steps = [c.step for c in batch]
+        self.repo.all("workflow_complete_batch", **columns(batch, _COMPLETION),
+                      step_ids=[s.function_id if s else None for s in steps],
+                      step_names=[s.function_name if s else None for s in steps],
+                      step_outputs=[s.output if s else None for s in steps],
+                      step_errors=[s.error if s else None for s in steps],
+                      step_started=[s.started_at_ms if s else None for s in steps],
+                      now_ms=self.now_ms(), channel=self.channel)
+
+    def requeue(self, workflow_ids: list[str], *, refund: bool, default_queue: str) -> list[str]:
+        """Hand PENDING rows back to their queues (drain, a dead holder's work); a drain
+        refunds the attempt. Returns the queues woken."""
+        rows = self.repo.all("workflow_requeue", workflow_ids=workflow_ids, refund=int(refund),
+                             default_queue=default_queue, now_ms=self.now_ms(), channel=self.channel)
+        return [r["queue_name"] for r in rows]
+
+    def dead_letter(self, workflow_id: str, owner_token: str) -> None:
+        self.repo.all("workflow_dead_letter", workflow_id=workflow_id, owner_token=owner_token,
+                      now_ms=self.now_ms(), channel=self.channel)
+
+    def cancel(self, workflow_id: str) -> None:
+        self.repo.all("workflow_cancel", workflow_id=workflow_id, now_ms=self.now_ms(),
+                      channel=self.channel)
+
+    def resume(self, workflow_id: str, *, queue_name: str | None, default_queue: str) -> None:
+        self.repo.all("workflow_resume", workflow_id=workflow_id, queue_name=queue_name,
+                      default_queue=default_queue, now_ms=self.now_ms(), channel=self.channel)

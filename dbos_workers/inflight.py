@@ -1,0 +1,105 @@
+"""The in-flight ledger: every workflow this process runs, from the moment it is claimed (or
+started here) until its outcome is durable or it is handed back. One ledger per process: the
+claimer counts its slots from it, cancellations find their workflow in it, a drain waits on it
+and hands back what is left in it, and recovery never takes what it lists."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from .context import WorkflowContext
+
+
+@dataclass(slots=True)
+class Entry:
+    workflow_id: str
+    queue: str | None
+    ctx: WorkflowContext | None = None
+    executing: bool = True  # False once its thread is done with it (outcome may be in flight)
+
+
+class InFlight:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._entries: dict[str, Entry] = {}
+        self._executing = 0
+        self._by_queue: dict[str, int] = {}
+
+    # Changes -------------------------------------------------------------------------------
+    def claimed(self, workflow_id: str, queue: str | None) -> None:
+        """A claimed (or recovered) row, before its thread starts it."""
+        with self._lock:
+            self._add(Entry(workflow_id, queue))
+
+    def attach(self, ctx: WorkflowContext) -> None:
+        """Its body starts running under ctx (an inline start makes the entry here)."""
+        with self._lock:
+            entry = self._entries.get(ctx.workflow_id)
+            if entry is None:
+                self._add(Entry(ctx.workflow_id, ctx.queue_name, ctx))
+            else:
+                entry.ctx = ctx
+
+    def ran(self, workflow_id: str) -> None:
+        """Its thread is done with it; the outcome may still be on its way."""
+        with self._lock:
+            entry = self._entries.get(workflow_id)
+            if entry is not None and entry.executing:
+                entry.executing = False
+                self._executing -= 1
+
+    def release(self, workflow_id: str) -> Entry | None:
+        """Its outcome is durable (or it was handed back): its slot is free."""
+        with self._lock:
+            entry = self._entries.pop(workflow_id, None)
+            if entry is not None:
+                if entry.executing:
+                    self._executing -= 1
+                if entry.queue is not None:
+                    self._by_queue[entry.queue] -= 1
+                self._idle.notify_all()
+            return entry
+
+    def _add(self, entry: Entry) -> None:
+        self._entries[entry.workflow_id] = entry
+        self._executing += 1
+        if entry.queue is not None:
+            self._by_queue[entry.queue] = self._by_queue.get(entry.queue, 0) + 1
+
+    # Reads ---------------------------------------------------------------------------------
+    def counts(self) -> tuple[int, int]:
+        """(held, executing): held = claimed and outcome not yet durable."""
+        with self._lock:
+            return len(self._entries), self._executing
+
+    def held_in(self, queue: str) -> int:
+        with self._lock:
+            return self._by_queue.get(queue, 0)
+
+    def ids(self) -> set[str]:
+        with self._lock:
+            return set(self._entries)
+
+    def __contains__(self, workflow_id: object) -> bool:
+        with self._lock:
+            return workflow_id in self._entries
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def context(self, workflow_id: str) -> WorkflowContext | None:
+        with self._lock:
+            entry = self._entries.get(workflow_id)
+            return entry.ctx if entry else None
+
+    def contexts(self) -> list[WorkflowContext]:
+        with self._lock:
+            return [e.ctx for e in self._entries.values() if e.ctx is not None]
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Until nothing is in flight, or timeout seconds; True when idle."""
+        with self._lock:
+            return self._idle.wait_for(lambda: not self._entries, max(0.0, timeout))
