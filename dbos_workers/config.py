@@ -93,6 +93,11 @@ class Settings:
     def cancel_channel(self) -> str:
         return self.channel + "_cancel"
 
+    @property
+    def parked_channel(self) -> str:
+        """`p:<workflow name>`: rows of that name were parked (see migration 8)."""
+        return self.channel + "_parked"
+
 
 def _default_executor_id() -> str:
     return os.environ.get("DBOS__VMID") or socket.gethostname() or "dbos-workers-host"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -137,11 +136,6 @@ class DBOS(metaclass=_DBOSMeta):
             info = WorkflowInfo(name or func.__qualname__, func, max_recovery_attempts,
                                 func.__module__)
             GLOBAL_REGISTRY.add_workflow(info)
-            instance = cls._instance
-            if instance is not None and instance.lifecycle.workers_running():
-                warnings.warn(f"workflow {info.name!r} registered after launch(): worker processes "
-                              "do not know it, so enqueued runs of it fail; register workflows "
-                              "before DBOS.launch()", UserWarning, stacklevel=2)
 
             @functools.wraps(func)
             def wrapper(*args: Any, **kwargs: Any) -> Any:

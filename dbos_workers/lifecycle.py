@@ -22,6 +22,7 @@ from .db import migrate
 from .db.repository import mask_url
 from .embedded import embedded_url
 from .errors import DBOSNotLaunchedError, DBOSWorkersError
+from .late import LateRegistrations
 from .logging import configure
 from .queue import internal_queue
 from .registry import INTERNAL_QUEUE, Registry
@@ -38,6 +39,7 @@ class Lifecycle:
         self._rt: Runtime | None = None
         self._supervisor: Any = None
         self._lease: LeaseHeartbeat | None = None
+        self._late: LateRegistrations | None = None
         self._lock = threading.Lock()
         self.conninfo: str | None = None
         self.drain_timeout_sec = settings.drain_timeout_sec
@@ -79,6 +81,8 @@ class Lifecycle:
             self._lease = LeaseHeartbeat(rt)
             self._lease.start()
             self._register_queues(rt)
+            self._late = LateRegistrations(rt, self.registry)
+            self._late.start()
             self._rt = rt
             set_process_runtime(rt)
             recovered = recover_own(rt)
@@ -126,6 +130,8 @@ class Lifecycle:
                 supervisor.stop()
                 supervisor.join(5.0)
         if rt is not None:
+            if self._late is not None:
+                self._late.stop(5.0)  # stop claiming; what it runs drains with the rest
             rt.inflight.wait_idle(max(0.0, deadline - time.monotonic()))
             rt.draining.set()
             self._hand_back(rt)

@@ -45,6 +45,21 @@ class Registry:
     instances: dict[str, Any] = field(default_factory=dict)
     schedules: list[tuple[str, str]] = field(default_factory=list)  # (workflow name, cron)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    version: int = 0  # bumped by every registration: claimers rebuild their plan when it moves
+    listeners: list[Callable[[str, str], None]] = field(default_factory=list)
+
+    def on_change(self, listener: Callable[[str, str], None]) -> None:
+        """listener(kind, name) after each registration ("workflow", "queue", "schedule")."""
+        self.listeners.append(listener)
+
+    def off_change(self, listener: Callable[[str, str], None]) -> None:
+        if listener in self.listeners:
+            self.listeners.remove(listener)
+
+    def _changed(self, kind: str, name: str) -> None:
+        self.version += 1
+        for listener in list(self.listeners):
+            listener(kind, name)
 
     def add_workflow(self, info: WorkflowInfo) -> None:
         with self.lock:
@@ -58,6 +73,7 @@ class Registry:
                 warnings.warn(f"workflow {info.name!r} registered again; the new one wins",
                               UserWarning, stacklevel=4)
             self.workflows[info.name] = info
+        self._changed("workflow", info.name)
 
     def workflow(self, name: str) -> WorkflowInfo:
         info = self.workflows.get(name)
@@ -68,11 +84,13 @@ class Registry:
     def add_queue(self, queue: Queue) -> None:
         with self.lock:
             self.queues[queue.name] = queue
+        self._changed("queue", queue.name)
 
     def add_schedule(self, workflow_name: str, cron: str) -> None:
         with self.lock:
             self.schedules[:] = [s for s in self.schedules if s[0] != workflow_name]
             self.schedules.append((workflow_name, cron))
+        self._changed("schedule", workflow_name)
 
     def clear(self) -> None:
         with self.lock:
@@ -80,6 +98,7 @@ class Registry:
             self.queues.clear()
             self.instances.clear()
             self.schedules.clear()
+            self.version += 1
 
 
 def info_of(func: Callable[..., Any]) -> WorkflowInfo:
@@ -92,4 +111,5 @@ def info_of(func: Callable[..., Any]) -> WorkflowInfo:
 
 
 GLOBAL_REGISTRY = Registry()
+DEFAULT_MAX_RECOVERY_ATTEMPTS = 100
 INTERNAL_QUEUE = "_dbos_internal_queue"

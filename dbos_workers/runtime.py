@@ -59,6 +59,8 @@ class Runtime:
         first = s.channel if self.role == "worker" else s.done_channel
         self.listener = Listener(self.conninfo, first, self.waiters)
         self.listener.subscribe(s.cancel_channel)
+        if self.role == "worker":
+            self.listener.subscribe(s.parked_channel)
         self.executor_threads = ThreadPool(self.threads, f"dbos-{self.role}")
         self.inflight = InFlight()
         self.coalescer = QueueWakeCoalescer(self.db.queues.wake)

@@ -129,11 +129,19 @@ def start(rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[s
                                    name=info.name, recorded={}, deadline_ms=new.deadline_ms)
 
 
+_unregistered_warned: set[str] = set()
+
+
 def enqueue(rt: Runtime, queue_name: str, info: WorkflowInfo, args: tuple[Any, ...],
             kwargs: dict[str, Any]) -> WorkflowHandle[Any]:
-    if queue_name not in rt.registry.queues:
-        raise DBOSConfigError(f"queue {queue_name!r} is not registered: declare "
-                              "Queue(name) or call DBOS.register_queue(name) first")
+    """Enqueue on a queue by name. A queue not registered here is recorded all the same: the
+    workflow runs once a process registers the queue (warned once per name)."""
+    if not isinstance(queue_name, str) or not queue_name or "\x00" in queue_name or len(queue_name) > 255:
+        raise DBOSConfigError(f"queue name must be a non-empty string (<= 255 chars), got {queue_name!r}")
+    if queue_name not in rt.registry.queues and queue_name not in _unregistered_warned:
+        _unregistered_warned.add(queue_name)
+        rt.log.warning("queue_not_registered", queue=queue_name,
+                       hint="enqueued anyway; it runs once a process registers this queue")
     handle, _ = start(rt, info, args, kwargs, Placement("queue", queue_name))
     return handle
 

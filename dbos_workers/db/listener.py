@@ -1,9 +1,10 @@
 """One LISTEN connection per process. Notifications are hints, never data: a payload names
-what changed and wakes whoever waits on that key. Three channels: the work channel carries
+what changed and wakes whoever waits on that key. Four channels: the work channel carries
 `q:<queue>` (runnable work) for the workers; the cancel channel `x:<workflow>` (stop it) for
 every process; the done channel `c:<workflow>` (finished), `m:<workflow>::<topic>` (message)
 and `e:<workflow>::<key>` (event) only for a process with waiters, so a busy pool does not
-fan every completion out to every worker, nor every enqueue to the app processes.
+fan every completion out to every worker, nor every enqueue to the app processes; the parked
+channel `p:<workflow name>` (rows of a name their claimer did not know) for claimers.
 
 Waiters register *before* they check the database, so a notification that lands between the
 check and the wait is never lost; they still re-check on a polling backstop. After a
@@ -46,6 +47,7 @@ class Waiters:
         self._events: dict[str, set[threading.Event]] = {}
         self._queue_callbacks: list[Callable[[str | None], None]] = []
         self._cancel_hooks: list[Callable[[str], None]] = []
+        self._parked_hooks: list[Callable[[str | None], None]] = []
 
     @contextlib.contextmanager
     def watch(self, key: str) -> Iterator[threading.Event]:
@@ -70,7 +72,15 @@ class Waiters:
         """hook(wake key of a workflow id) on `x:` payloads (a workflow was cancelled)."""
         self._cancel_hooks.append(hook)
 
+    def on_parked(self, hook: Callable[[str | None], None]) -> None:
+        """hook(wake key of a workflow name) on `p:` payloads; hook(None) after a reconnect."""
+        self._parked_hooks.append(hook)
+
     def dispatch(self, payload: str) -> None:
+        if payload.startswith("p:"):
+            for parked in self._parked_hooks:
+                parked(payload[2:])
+            return
         if payload.startswith("q:"):
             for callback in self._queue_callbacks:
                 callback(payload[2:])
@@ -91,6 +101,8 @@ class Waiters:
             event.set()
         for callback in self._queue_callbacks:
             callback(None)
+        for parked in self._parked_hooks:
+            parked(None)
 
 
 def _shutdown_socket(conn: psycopg.Connection[dict[str, object]]) -> None:

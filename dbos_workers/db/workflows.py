@@ -49,17 +49,28 @@ class WorkflowStore(Store):
         return {"executor_id": executor_id, "owner_token": token, "owner_instance": owner_instance,
                 "now_ms": self.now_ms()}
 
-    def claim(self, queues: list[str], n: int, *, executor_id: str,
-              owner_instance: str) -> list[ClaimedWorkflow]:
-        """Claim up to n runnable rows of unlimited queues, in one committed statement."""
+    def claim(self, queues: list[str], n: int, *, names: list[str], executor_id: str,
+              owner_instance: str) -> tuple[list[ClaimedWorkflow], list[str]]:
+        """Claim up to n runnable rows of unlimited queues, in one committed statement.
+        Rows at the head whose name is not in `names` are parked (they wait for a process that
+        knows them); returns (claimed, names parked)."""
         token = uuid.uuid4().hex
-        rows = self.repo.all("workflow_claim_batch", queues=queues, n=n, retry=False,
+        rows = self.repo.all("workflow_claim_batch", queues=queues, n=n, names=names, retry=False,
+                             channel=self.channel, **self._claim_params(executor_id, owner_instance, token))
+        claimed = [ClaimedWorkflow.of(r, token) for r in rows if not r["parked"]]
+        return claimed, sorted({r["name"] for r in rows if r["parked"]})
+
+    def claim_parked(self, names: list[str], queues: list[str], n: int, *, executor_id: str,
+                     owner_instance: str) -> list[ClaimedWorkflow]:
+        """Claim parked rows of the given names on the given queues."""
+        token = uuid.uuid4().hex
+        rows = self.repo.all("workflow_claim_parked", names=names, queues=queues, n=n, retry=False,
                              **self._claim_params(executor_id, owner_instance, token))
         return [ClaimedWorkflow.of(r, token) for r in rows]
 
-    def claim_limited(self, queue: str, n: int, *, concurrency: int | None, rate_limit: int | None,
-                      rate_period_sec: float | None, schema: str, executor_id: str,
-                      owner_instance: str) -> list[ClaimedWorkflow]:
+    def claim_limited(self, queue: str, n: int, *, names: list[str], concurrency: int | None,
+                      rate_limit: int | None, rate_period_sec: float | None, schema: str,
+                      executor_id: str, owner_instance: str) -> list[ClaimedWorkflow]:
         """Claim from a queue with a global concurrency and/or rate limit: under the queue's
         transaction advisory lock, so every claimer on every host counts the same rows."""
         token = uuid.uuid4().hex
@@ -67,7 +78,7 @@ class WorkflowStore(Store):
 
         def limited(tx: Tx) -> list[dict[str, Any]]:
             tx.one("queue_claim_lock", key=key)
-            return tx.all("workflow_claim_limited", queue=queue, n=n, concurrency=concurrency,
+            return tx.all("workflow_claim_limited", queue=queue, n=n, names=names, concurrency=concurrency,
                           rate_limit=rate_limit, rate_period_ms=int((rate_period_sec or 0) * 1000),
                           rate_limited=rate_limit is not None,
                           **self._claim_params(executor_id, owner_instance, token))

@@ -18,7 +18,7 @@ from croniter import croniter
 from ..context import SetWorkflowID
 from ..db.records import ScheduleRecord
 from ..errors import DBOSConfigError
-from ..registry import INTERNAL_QUEUE
+from ..registry import DEFAULT_MAX_RECOVERY_ATTEMPTS, INTERNAL_QUEUE, WorkflowInfo
 from ..runtime import Runtime
 from ..workflow import Placement, start
 
@@ -73,6 +73,10 @@ def ticks_between(expr: str, after_ms: int, until_ms: int, tz: str | None = None
             out = out[-limit:]
 
 
+def _unknown(*_: Any) -> None:
+    raise AssertionError("a stand-in for a workflow this process does not know is never run")
+
+
 class Cron:
     def __init__(self, rt: Runtime, reload_sec: float = 2.0) -> None:
         self.rt, self.reload_sec = rt, reload_sec
@@ -106,9 +110,7 @@ class Cron:
         """Fire every tick due since the last one fired; stop when the lease lapses."""
         fired = 0
         now = self.rt.clock.now_ms()
-        for d in self.definitions():
-            if d.workflow_name not in self.rt.registry.workflows:
-                continue  # a schedule of a workflow this pool does not run
+        for d in self.definitions():  # a workflow this pool lacks is fired too: it waits, parked
             limit = BACKFILL_MAX if d.automatic_backfill else MAX_BACKLOG
             for tick in ticks_between(d.schedule, self._start_from(d, now), now, d.cron_timezone, limit):
                 if not lease_valid():
@@ -120,7 +122,8 @@ class Cron:
         return fired
 
     def _fire(self, d: ScheduleRecord, tick: dt.datetime, now_ms: int) -> None:
-        info = self.rt.registry.workflow(d.workflow_name)
+        info = self.rt.registry.workflows.get(d.workflow_name) or WorkflowInfo(
+            d.workflow_name, _unknown, DEFAULT_MAX_RECOVERY_ATTEMPTS, "")
         if d.kind == "decorator":
             second: Any = dt.datetime.fromtimestamp(now_ms / 1000, tz=dt.UTC)
         else:

@@ -18,23 +18,25 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..context import WorkflowContext
+from ..db.listener import wake_key
 from ..db.records import ClaimedWorkflow
 from ..db.repository import Backoff
-from ..errors import DatabaseUnavailableError, DBOSWorkflowFunctionNotFoundError
+from ..errors import DatabaseUnavailableError
 from ..groupcommit import Then
-from ..queue import Queue
-from ..registry import INTERNAL_QUEUE, WorkflowInfo
+from ..registry import INTERNAL_QUEUE, Registry, WorkflowInfo
 from ..runtime import Runtime
 from ..services import ThreadService
 from ..workflow import complete, resume_context, run_detached
 from .budget import CpuBudget
-from .claimer import Claimer
+from .claimer import Claimer, ClaimPlan, pool_plan
 
 GATHER_SEC = 0.003
 SWEEP_SEC = 30.0
+PARKED_POLL_SEC = 10.0  # backstop for a lost `p:` (a parked row also waits for its name's registration)
 
 
 def run_claimed(rt: Runtime, claimed: ClaimedWorkflow, on_durable: Then | None = None) -> None:
@@ -55,22 +57,23 @@ def run_claimed(rt: Runtime, claimed: ClaimedWorkflow, on_durable: Then | None =
 
 
 def _prepare(rt: Runtime, claimed: ClaimedWorkflow) -> tuple[WorkflowInfo, tuple[Any, ...], dict[str, Any]] | None:
-    """What running the row needs, or None once the row is finished here: past its recovery
-    attempts (dead letter), no such workflow in this process, unreadable inputs (ERROR)."""
+    """What running the row needs, or None once the row is dealt with here: past its recovery
+    attempts (dead letter), no such workflow in this process (back to its queue, where it
+    waits for a process that knows it), unreadable inputs (ERROR)."""
     limit = claimed.max_recovery_attempts
     if limit is not None and claimed.recovery_attempts > limit + 1:
         rt.db.workflows.dead_letter(claimed.workflow_id, claimed.owner_token)
         rt.log.warning("workflow_dead_lettered", workflow_id=claimed.workflow_id,
                        attempts=claimed.recovery_attempts)
         return None
+    info = rt.registry.workflows.get(claimed.name)
+    if info is None:  # taken over at launch, before its workflow was registered: never fail it
+        rt.db.workflows.requeue([claimed.workflow_id], refund=True, default_queue=INTERNAL_QUEUE)
+        rt.log.warning("workflow_name_unknown_requeued", workflow_id=claimed.workflow_id,
+                       workflow_name=claimed.name)
+        return None
     stub = WorkflowContext(workflow_id=claimed.workflow_id, owner_token=claimed.owner_token,
                            name=claimed.name, recorded={}, queue_name=claimed.queue_name)
-    info = rt.registry.workflows.get(claimed.name)
-    if info is None:
-        error = DBOSWorkflowFunctionNotFoundError(claimed.name, " in this process")
-        complete(rt, stub, "ERROR", None, rt.serializer.serialize_error(error))
-        rt.log.error("workflow_function_not_found", workflow_id=claimed.workflow_id, name=claimed.name)
-        return None
     try:
         inputs: dict[str, Any] = rt.serializer.deserialize(claimed.inputs or "")
         return info, tuple(inputs["args"]), dict(inputs["kwargs"])
@@ -82,24 +85,29 @@ def _prepare(rt: Runtime, claimed: ClaimedWorkflow) -> tuple[WorkflowInfo, tuple
 class Executor(ThreadService):
     name = "dbos-claimer"
 
-    def __init__(self, rt: Runtime, queues: list[Queue], capacity: int) -> None:
+    def __init__(self, rt: Runtime, capacity: int,
+                 plan: Callable[[Registry], ClaimPlan] = pool_plan) -> None:
         super().__init__()
         self.rt, self.capacity = rt, capacity
         self.budget = CpuBudget()
-        self.claimer = Claimer(rt, queues, capacity, self.budget)
+        self.claimer = Claimer(rt, capacity, self.budget, plan)
         self.wake = threading.Event()
+        self.parked_due = threading.Event()  # look for parked rows of our names
+        self.parked_due.set()  # at start: rows parked before this process knew their names
         self.claim_lock = threading.Lock()  # one claim at a time (loop or listener thread)
         self.claiming = threading.Event()
         self.claiming.set()
         self.want = 1  # free slots at which a finishing workflow wakes the claim loop
+        self._parked_at = time.monotonic()
         rt.writers.outcomes.linger = lambda: self.budget.linger(capacity)
         rt.waiters.on_queue(self._on_queue)
+        rt.waiters.on_parked(self._on_parked)
 
     # 1. Claim ------------------------------------------------------------------------------
     def _on_queue(self, queue: str | None) -> None:
         """A NOTIFY (listener thread). When no claim is running, claim right here; otherwise
         wake the claim loop."""
-        if queue is not None and queue not in self.claimer.names:
+        if queue is not None and not self.claimer.serves(queue):
             return
         if queue is not None and self.claimer.free() > 0 and self.claim_lock.acquire(blocking=False):
             try:
@@ -111,6 +119,13 @@ class Executor(ThreadService):
                 self.claim_lock.release()
         self.wake.set()
 
+    def _on_parked(self, key: str | None) -> None:
+        """`p:<name>`: rows of a name were parked by a claimer that does not know it."""
+        names = self.claimer.plan.parked_names
+        if key is None or any(wake_key("", n) == key for n in names):
+            self.parked_due.set()
+            self.wake.set()
+
     def claim_once(self) -> int:
         """Claim and dispatch what fits now; returns how many rows were claimed."""
         with self.claim_lock:
@@ -120,6 +135,10 @@ class Executor(ThreadService):
         if not self.claiming.is_set():
             return 0
         rows = self.claimer.claim()
+        if self.parked_due.is_set() or time.monotonic() - self._parked_at > PARKED_POLL_SEC:
+            self.parked_due.clear()
+            self._parked_at = time.monotonic()
+            rows += self.claimer.claim_parked()
         for row in rows:
             self.rt.executor_threads.submit(self._execute, row)
         return len(rows)

@@ -47,7 +47,7 @@ class Worker:
                           pool_size=min(threads, 16) + 4, threads=threads)
         self.drain_requested = threading.Event()
         self.hard_stop = threading.Event()
-        self.executor = Executor(self.rt, list(registry.queues.values()), threads)
+        self.executor = Executor(self.rt, threads)
         self.heartbeat = Heartbeat(self.rt, wctx, on_orphaned=self.drain_requested.set)
         self.leader = LeaderRole(self.rt)
         set_process_runtime(self.rt)

@@ -78,27 +78,72 @@ WITH input AS (
 SELECT pg_notify(%(channel)s || '_done', wake_key('c:', workflow_uuid)) FROM done;
 
 -- name: workflow_claim_batch
--- Claim up to n runnable rows of unlimited queues, oldest first within priority. One LATERAL
--- probe per queue walks (queue_name, priority, created_at) in order and stops at n, whatever
--- the planner's statistics say (a queue table's size swings too fast for them; a plain
--- `queue_name = ANY(...) ORDER BY` sorted the whole backlog on every claim). The picked ids
--- are handed to the UPDATE as an array (`= ANY(ARRAY(...))`): the pool runs generic plans,
--- which do not know LIMIT n, and joining a subquery made the generic plan hash-join against
--- a sequential scan of the whole table (769 ms per claim at 1M ENQUEUED rows); an array
--- parameter is always probed through the primary key.
+-- Claim up to n runnable rows of unlimited queues, oldest first within priority, in one
+-- committed statement. One LATERAL probe per queue walks (queue_name, priority, created_at) in
+-- order and stops at n, whatever the planner's statistics say (a queue table's size swings too
+-- fast for them; a plain `queue_name = ANY(...) ORDER BY` sorted the whole backlog on every
+-- claim). The picked ids are handed on as arrays (`= ANY(ARRAY(...))`): the pool runs generic
+-- plans, which do not know LIMIT n, and joining a subquery made the generic plan hash-join
+-- against a sequential scan of the whole table (769 ms per claim at 1M ENQUEUED rows); an
+-- array parameter is always probed through the primary key. Picked rows whose workflow name
+-- this claimer does not know (`names`) are parked instead (see migration 8) and their names
+-- announced on the `_parked` channel; they come back with parked = TRUE.
+WITH picked AS MATERIALIZED (
+    SELECT c.workflow_uuid, c.name
+    FROM unnest(%(queues)s::TEXT[]) AS q(name)
+    CROSS JOIN LATERAL (
+        SELECT workflow_uuid, name, priority, created_at FROM workflow_status
+        WHERE status = 'ENQUEUED' AND NOT parked AND queue_name = q.name
+        ORDER BY priority, created_at
+        LIMIT %(n)s
+        FOR UPDATE SKIP LOCKED
+    ) AS c
+    ORDER BY c.priority, c.created_at
+    LIMIT %(n)s
+), parked AS (
+    UPDATE workflow_status ws SET parked = TRUE, updated_at = %(now_ms)s
+    WHERE ws.workflow_uuid = ANY(ARRAY(
+        SELECT workflow_uuid FROM picked WHERE name <> ALL(%(names)s::TEXT[])))
+    RETURNING ws.workflow_uuid, ws.name, ws.queue_name
+), announced AS (
+    SELECT pg_notify(%(channel)s || '_parked', wake_key('p:', name))
+    FROM (SELECT DISTINCT name FROM parked) AS names
+), claimed AS (
+    UPDATE workflow_status ws
+    SET status = 'PENDING', executor_id = %(executor_id)s, owner_token = %(owner_token)s,
+        owner_instance = %(owner_instance)s, recovery_attempts = ws.recovery_attempts + 1,
+        started_at_epoch_ms = %(now_ms)s, updated_at = %(now_ms)s, parked = FALSE,
+        workflow_deadline_epoch_ms = CASE
+            WHEN ws.workflow_timeout_ms IS NOT NULL AND ws.workflow_deadline_epoch_ms IS NULL
+            THEN %(now_ms)s + ws.workflow_timeout_ms ELSE ws.workflow_deadline_epoch_ms END
+    WHERE ws.workflow_uuid = ANY(ARRAY(
+        SELECT workflow_uuid FROM picked WHERE name = ANY(%(names)s::TEXT[])))
+    RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.inputs, ws.queue_name,
+              ws.recovery_attempts, ws.max_recovery_attempts, ws.workflow_deadline_epoch_ms,
+              EXISTS (SELECT 1 FROM operation_outputs oo WHERE oo.workflow_uuid = ws.workflow_uuid) AS has_steps
+)
+SELECT claimed.*, FALSE AS parked FROM claimed
+UNION ALL
+SELECT p.workflow_uuid, p.name, NULL, NULL, NULL, p.queue_name, 0, NULL, NULL, FALSE, TRUE
+FROM parked p WHERE (SELECT count(*) FROM announced) >= 0;
+
+-- name: workflow_claim_parked
+-- Claim parked rows (see migration 8) of workflow names this claimer knows, on its queues:
+-- one LATERAL probe per name through workflow_status_parked, oldest first within priority.
 UPDATE workflow_status ws
 SET status = 'PENDING', executor_id = %(executor_id)s, owner_token = %(owner_token)s,
     owner_instance = %(owner_instance)s, recovery_attempts = ws.recovery_attempts + 1,
-    started_at_epoch_ms = %(now_ms)s, updated_at = %(now_ms)s,
+    started_at_epoch_ms = %(now_ms)s, updated_at = %(now_ms)s, parked = FALSE,
     workflow_deadline_epoch_ms = CASE
         WHEN ws.workflow_timeout_ms IS NOT NULL AND ws.workflow_deadline_epoch_ms IS NULL
         THEN %(now_ms)s + ws.workflow_timeout_ms ELSE ws.workflow_deadline_epoch_ms END
 WHERE ws.workflow_uuid = ANY(ARRAY(
     SELECT c.workflow_uuid
-    FROM unnest(%(queues)s::TEXT[]) AS q(name)
+    FROM unnest(%(names)s::TEXT[]) AS w(name)
     CROSS JOIN LATERAL (
         SELECT workflow_uuid, priority, created_at FROM workflow_status
-        WHERE status = 'ENQUEUED' AND queue_name = q.name
+        WHERE status = 'ENQUEUED' AND parked AND name = w.name
+          AND queue_name = ANY(%(queues)s::TEXT[])
         ORDER BY priority, created_at
         LIMIT %(n)s
         FOR UPDATE SKIP LOCKED
@@ -112,7 +157,8 @@ RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.inputs, w
 
 -- name: workflow_claim_limited
 -- Claim from one queue with a global concurrency and/or rate limit. Run inside a transaction
--- holding queue_claim_lock, so every claimer counts the same committed rows.
+-- holding queue_claim_lock, so every claimer counts the same committed rows. Rows of names this
+-- claimer does not know are skipped (not parked: a limited queue is claimed within a budget).
 UPDATE workflow_status ws
 SET status = 'PENDING', executor_id = %(executor_id)s, owner_token = %(owner_token)s,
     owner_instance = %(owner_instance)s, recovery_attempts = ws.recovery_attempts + 1,
@@ -122,7 +168,8 @@ SET status = 'PENDING', executor_id = %(executor_id)s, owner_token = %(owner_tok
         THEN %(now_ms)s + ws.workflow_timeout_ms ELSE ws.workflow_deadline_epoch_ms END
 WHERE ws.workflow_uuid = ANY(ARRAY(
     SELECT workflow_uuid FROM workflow_status
-    WHERE status = 'ENQUEUED' AND queue_name = %(queue)s
+    WHERE status = 'ENQUEUED' AND NOT parked AND queue_name = %(queue)s
+      AND name = ANY(%(names)s::TEXT[])
     ORDER BY priority, created_at
     LIMIT GREATEST(0, LEAST(
         %(n)s::BIGINT,
@@ -166,7 +213,7 @@ WHERE ws.status = 'PENDING' AND ws.executor_id = %(executor_id)s;
 -- without burning an attempt (refund = 1).
 WITH moved AS (
     UPDATE workflow_status
-    SET status = 'ENQUEUED', owner_token = NULL, owner_instance = NULL,
+    SET status = 'ENQUEUED', owner_token = NULL, owner_instance = NULL, parked = FALSE,
         recovery_attempts = GREATEST(0, recovery_attempts - %(refund)s),
         queue_name = COALESCE(queue_name, %(default_queue)s), updated_at = %(now_ms)s
     WHERE workflow_uuid = ANY(%(workflow_ids)s) AND status = 'PENDING'
@@ -201,6 +248,7 @@ FROM cancelled;
 WITH resumed AS (
     UPDATE workflow_status
     SET status = 'ENQUEUED', owner_token = NULL, owner_instance = NULL, recovery_attempts = 0,
+        parked = FALSE,
         queue_name = COALESCE(%(queue_name)s, queue_name, %(default_queue)s),
         workflow_deadline_epoch_ms = NULL, completed_at = NULL, updated_at = %(now_ms)s
     WHERE workflow_uuid = %(workflow_id)s AND status NOT IN ('SUCCESS', 'ERROR')

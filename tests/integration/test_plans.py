@@ -23,10 +23,12 @@ BACKLOG = 200_000
 IDS = ["w-10", "w-20"]
 HOT: dict[str, dict[str, Any]] = {
     "workflow_claim_batch": dict(executor_id="e", owner_token="t", owner_instance="i", now_ms=5,
-                                 queues=["q"], n=64),
+                                 queues=["q"], n=64, names=["f"], channel="c"),
     "workflow_claim_limited": dict(executor_id="e", owner_token="t", owner_instance="i", now_ms=5,
                                    rate_limited=False, queue="q", n=64, concurrency=10,
-                                   rate_limit=None, rate_period_ms=0),
+                                   rate_limit=None, rate_period_ms=0, names=["f"]),
+    "workflow_claim_parked": dict(executor_id="e", owner_token="t", owner_instance="i", now_ms=5,
+                                  queues=["q"], n=64, names=["f", "g"]),
     "workflow_complete_batch": dict(workflow_ids=IDS, owner_tokens=["t", "t"], statuses=["SUCCESS"] * 2,
                                     outputs=["o", "o"], errors=["e", "e"], step_ids=[1, 1],
                                     step_names=["s", "s"], step_outputs=["o", "o"],

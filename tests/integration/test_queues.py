@@ -12,12 +12,11 @@ from dbos_workers import (
     DBOSConfigError,
     DBOSQueueDeduplicatedError,
     DBOSWorkersError,
-    DBOSWorkflowFunctionNotFoundError,
     Queue,
     SetEnqueueOptions,
     SetWorkflowID,
 )
-from tests.helpers import query
+from tests.helpers import query, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +72,11 @@ def test_rate_limiter_spreads_starts(launch: Any) -> None:
         assert starts[i + 2] - starts[i] >= 0.95, starts  # never 3 starts within one period
 
 
-def test_unknown_workflow_name_on_queue_is_recorded_error(launch: Any, pg_url: str, schema: str) -> None:
+def test_unknown_workflow_name_waits_parked_and_runs_once_registered(
+        launch: Any, pg_url: str, schema: str) -> None:
+    """A name no process knows is never claimed, bounced or failed: the pool parks it (still
+    ENQUEUED, out of the runnable index) and keeps working; once a process registers the
+    name, that process runs it."""
     q = Queue("mixed")
 
     @DBOS.workflow()
@@ -88,9 +91,19 @@ def test_unknown_workflow_name_on_queue_is_recorded_error(launch: Any, pg_url: s
           "created_at, updated_at) SELECT 'stranger', 'ENQUEUED', 'no.such.workflow', inputs, queue_name, "
           "created_at, updated_at FROM workflow_status WHERE workflow_uuid = %s", handle.workflow_id)
     query(pg_url, schema, "SELECT pg_notify(%s, 'q:mixed')", f"dbos_workers_{schema}")
-    with pytest.raises(DBOSWorkflowFunctionNotFoundError, match=r"no\.such\.workflow"):
-        DBOS.retrieve_workflow("stranger").get_result(timeout=10)
+    parked = wait_until(lambda: query(pg_url, schema, "SELECT status, parked, recovery_attempts, error "
+                                      "FROM workflow_status WHERE workflow_uuid = 'stranger' AND parked"), 10)
+    assert parked == [{"status": "ENQUEUED", "parked": True, "recovery_attempts": 0, "error": None}]
     assert q.enqueue(known).get_result(timeout=10) == 1  # the pool keeps working
+
+    @DBOS.workflow(name="no.such.workflow")
+    def stranger() -> str:
+        return f"ran by {DBOS.executor_id}"
+
+    assert DBOS.retrieve_workflow("stranger").get_result(timeout=10) == f"ran by {DBOS.executor_id}"
+    row = query(pg_url, schema, "SELECT status, parked, executor_id, recovery_attempts FROM workflow_status "
+                "WHERE workflow_uuid = 'stranger'")
+    assert row == [{"status": "SUCCESS", "parked": False, "executor_id": DBOS.executor_id, "recovery_attempts": 1}]
 
 
 def test_enqueue_errors_are_typed(launch: Any) -> None:
@@ -100,8 +113,9 @@ def test_enqueue_errors_are_typed(launch: Any) -> None:
     def plain() -> None: ...
 
     launch()
-    with pytest.raises(DBOSConfigError, match="not registered"):
-        DBOS.enqueue_workflow("missing-queue", job)
+    for bad_queue in ["", "x" * 256, "nul\x00"]:
+        with pytest.raises(DBOSConfigError, match="queue name"):
+            DBOS.enqueue_workflow(bad_queue, job)
     q = Queue("ok")
     with pytest.raises(DBOSWorkersError, match="not a workflow"):
         q.enqueue(plain)

@@ -47,22 +47,38 @@ class FakeWorkflows:
         self.completed: list[Completion] = []
         self.fail_completions = False
         self.claims: list[int] = []  # rows per claim statement
+        self.parked: list[ClaimedWorkflow] = []
 
     def enqueue(self, workflow_id: str, name: str, queue: str = "q", args: tuple[Any, ...] = ()) -> None:
         inputs = PickleSerializer().serialize({"args": args, "kwargs": {}})
         self.queued.append(ClaimedWorkflow(workflow_id, "token", name, None, None, inputs, queue,
                                            1, None, None, False))
 
-    def claim(self, queues: list[str], n: int, **_: Any) -> list[ClaimedWorkflow]:
+    def claim(self, queues: list[str], n: int, *, names: list[str], **_: Any) -> tuple[
+            list[ClaimedWorkflow], list[str]]:
+        """As the claim statement: the head n rows of the queues; unknown names are parked."""
         with self.lock:
             picked = [w for w in self.queued if w.queue_name in queues][:n]
             for w in picked:
                 self.queued.remove(w)
-            self.claims.append(len(picked))
+            claimed = [w for w in picked if w.name in names]
+            self.parked += [w for w in picked if w.name not in names]
+            self.claims.append(len(claimed))
+            return claimed, sorted({w.name for w in picked if w.name not in names})
+
+    def claim_limited(self, queue: str, n: int, *, names: list[str], **_: Any) -> list[ClaimedWorkflow]:
+        with self.lock:
+            picked = [w for w in self.queued if w.queue_name == queue and w.name in names][:n]
+            for w in picked:
+                self.queued.remove(w)
             return picked
 
-    def claim_limited(self, queue: str, n: int, **_: Any) -> list[ClaimedWorkflow]:
-        return self.claim([queue], n)
+    def claim_parked(self, names: list[str], queues: list[str], n: int, **_: Any) -> list[ClaimedWorkflow]:
+        with self.lock:
+            picked = [w for w in self.parked if w.name in names and w.queue_name in queues][:n]
+            for w in picked:
+                self.parked.remove(w)
+            return picked
 
     def complete(self, batch: Sequence[Completion]) -> None:
         if self.fail_completions:

@@ -24,8 +24,7 @@ def _registry(body: Any, *queues: Queue) -> Registry:
 
 
 def _executor(registry: Registry, db: FakeDatabase, capacity: int = 4) -> Executor:
-    rt = fake_runtime(registry, db, threads=capacity)
-    return Executor(rt, list(registry.queues.values()), capacity)
+    return Executor(fake_runtime(registry, db, threads=capacity), capacity)
 
 
 def test_slots_are_held_from_claim_until_the_outcome_is_durable() -> None:
@@ -74,14 +73,24 @@ def test_a_failed_outcome_write_still_frees_the_slot() -> None:
     ex.rt.executor_threads.shutdown(wait=True)
 
 
-def test_an_unknown_workflow_name_is_recorded_as_error_and_frees_the_slot() -> None:
+def test_an_unknown_workflow_name_is_parked_never_claimed() -> None:
     db = FakeDatabase()
-    db.workflows.enqueue("w", "nobody-knows-me", "q")
-    ex = _executor(_registry(lambda: 7, Queue("q")), db)
+    db.workflows.enqueue("w1", "nobody-knows-me", "q")
+    db.workflows.enqueue("w2", "body", "q")
+    registry = _registry(lambda: 7, Queue("q"))
+    ex = _executor(registry, db)
+    assert ex.claim_once() == 1  # only the known one
+    assert [w.workflow_id for w in db.workflows.parked] == ["w1"]
+    wait_until(lambda: [c.workflow_id for c in db.workflows.completed] == ["w2"], 5)
+    # The name is registered later in this process: the parked row is claimed and runs.
+    from dbos_workers.registry import WorkflowInfo as Info
+
+    registry.add_workflow(Info("nobody-knows-me", lambda: 8, None, __name__))
+    ex.parked_due.set()
     assert ex.claim_once() == 1
-    wait_until(lambda: len(db.workflows.completed) == 1, 5)
-    assert db.workflows.completed[0].status == "ERROR"
-    wait_until(lambda: ex.rt.inflight.counts() == (0, 0), 5)
+    wait_until(lambda: len(db.workflows.completed) == 2, 5)
+    assert db.workflows.parked == [] and ex.rt.inflight.counts() == (0, 0)
+    ex.rt.executor_threads.shutdown(wait=True)
 
 
 class BusyBudget(CpuBudget):
@@ -99,7 +108,7 @@ def test_claimer_holds_only_the_cpu_horizon_of_cpu_bound_work() -> None:
     db = FakeDatabase()
     registry = _registry(lambda: None, Queue("q"))
     rt = fake_runtime(registry, db, threads=64)
-    claimer = Claimer(rt, [Queue("q")], 64, BusyBudget(cpu=0.005))  # 150 ms / 5 ms = 30
+    claimer = Claimer(rt, 64, BusyBudget(cpu=0.005))  # 150 ms / 5 ms = 30
     assert claimer.limit() == 30 and claimer.free() == 30
     for i in range(30):
         rt.inflight.claimed(f"w{i}", "q")
@@ -107,5 +116,5 @@ def test_claimer_holds_only_the_cpu_horizon_of_cpu_bound_work() -> None:
     for i in range(10):  # finished executing, outcome not yet durable: no CPU left to do
         rt.inflight.ran(f"w{i}")
     assert claimer.free() == 10
-    idle = Claimer(rt, [Queue("q")], 64, CpuBudget())  # not CPU-bound: the thread count
+    idle = Claimer(rt, 64, CpuBudget())  # not CPU-bound: the thread count
     assert idle.limit() == 64 and idle.free() == 64 - 30
