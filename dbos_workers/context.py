@@ -90,6 +90,7 @@ class StartOptions:
     deduplication_id: str | None = None
     priority: int | None = None
     delay_seconds: float | None = None
+    queue_partition_key: str | None = None
 
 
 _options: contextvars.ContextVar[StartOptions] = contextvars.ContextVar(
@@ -168,15 +169,21 @@ class SetEnqueueOptions(_OptionBlock):
     """Deduplication id, priority and delay for workflows enqueued in the block."""
 
     def __init__(self, *, deduplication_id: str | None = None, priority: int | None = None,
-                 delay_seconds: float | None = None, app_version: str | None = None) -> None:
+                 delay_seconds: float | None = None, app_version: str | None = None,
+                 queue_partition_key: str | None = None) -> None:
         if priority is not None and (not isinstance(priority, int) or not 0 <= priority < 2**31):
             raise DBOSConfigError(f"priority must be an integer in [0, 2**31), got {priority!r}")
         if delay_seconds is not None and (not isinstance(delay_seconds, int | float) or delay_seconds < 0):
             raise DBOSConfigError(f"delay_seconds must be >= 0, got {delay_seconds!r}")
         if deduplication_id is not None and not isinstance(deduplication_id, str):
             raise DBOSConfigError(f"deduplication_id must be a string, got {deduplication_id!r}")
+        if queue_partition_key is not None and (not isinstance(queue_partition_key, str)
+                                                or "\x00" in queue_partition_key):
+            raise DBOSConfigError(f"queue_partition_key must be a string, got {queue_partition_key!r}")
+        if queue_partition_key is not None and deduplication_id is not None:
+            raise DBOSConfigError("Deduplication is not supported for partitioned queues")
         self.changes = {"deduplication_id": deduplication_id, "priority": priority,
-                        "delay_seconds": delay_seconds}
+                        "delay_seconds": delay_seconds, "queue_partition_key": queue_partition_key}
 
     def _changes(self) -> dict[str, Any]:
         return self.changes

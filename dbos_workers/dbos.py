@@ -3,15 +3,16 @@ worker-pool supervisor. Almost every API is a classmethod, as in DBOS."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import structlog
 
-from . import messages, schedules, steps
+from . import messages, queue_limits, queue_registry, schedules, steps
 from . import workflow as wf
 from .config import DBOSConfig, Settings, build_settings
 from .context import current_step, current_workflow
@@ -232,11 +233,47 @@ class DBOS(metaclass=_DBOSMeta):
 
     @classmethod
     def register_queue(cls, name: str, *, worker_concurrency: int | None = None,
-                       global_concurrency: int | None = None, limiter: QueueRateLimit | None = None,
-                       polling_interval_sec: float = 1.0, concurrency: int | None = None,
-                       **_: Any) -> Queue:
-        return Queue(name, global_concurrency or concurrency, limiter,
-                     worker_concurrency=worker_concurrency, polling_interval_sec=polling_interval_sec)
+                       global_concurrency: int | None = None, partition_concurrency: int | None = None,
+                       partition_worker_concurrency: int | None = None,
+                       partition_limiter: QueueRateLimit | None = None,
+                       limiter: QueueRateLimit | None = None, polling_interval_sec: float = 1.0,
+                       on_conflict: queue_registry.OnConflict = "update_if_latest_version",
+                       concurrency: int | None = None) -> Queue:
+        """Register a queue in the system database: every process of this application serves
+        it, and its set_* methods change its limits for all of them."""
+        settings = dataclasses.replace(queue_limits.build(
+            name, concurrency=concurrency, global_concurrency=global_concurrency,
+            worker_concurrency=worker_concurrency, limiter=limiter,
+            partition_concurrency=partition_concurrency,
+            partition_worker_concurrency=partition_worker_concurrency,
+            partition_limiter=partition_limiter, polling_interval_sec=polling_interval_sec),
+            database_backed=True)
+        queue = Queue.of(settings)
+        queue.on_conflict = on_conflict
+        rt = process_runtime()
+        if rt is None:  # before launch: written by launch()
+            GLOBAL_REGISTRY.add_queue(queue)
+            return queue
+        GLOBAL_REGISTRY.add_queue(queue)
+        return queue_registry.register(rt, queue, on_conflict)
+
+    @classmethod
+    def retrieve_queue(cls, name: str) -> Queue | None:
+        return queue_registry.retrieve(cls._rt(), name)
+
+    @classmethod
+    def delete_queue(cls, name: str) -> None:
+        """Delete a queue's row: no process serves it any more (its ENQUEUED rows wait)."""
+        queue_registry.delete(cls._rt(), name)
+
+    @classmethod
+    def list_queues(cls, *, application_name: str | list[str] | None = None) -> list[Queue]:
+        return queue_registry.list_all(cls._rt(), application_name)
+
+    @classmethod
+    def listen_queues(cls, queues: Sequence[str]) -> None:
+        """Serve only these queues in this process's worker pool (call before launch)."""
+        cls._get().lifecycle.listen_queues(list(queues))
 
     @classmethod
     def retrieve_workflow(cls, workflow_id: str, existing_workflow: bool = True) -> WorkflowHandle[Any]:

@@ -32,6 +32,10 @@ class DBOSConfigError(DBOSWorkersError):
     """The configuration is invalid; fix the named key."""
 
 
+class DBOSQueueConfigError(DBOSConfigError, ValueError):
+    """A queue's settings are invalid (DBOS raises ValueError for these: both catch it)."""
+
+
 class DBOSNotLaunchedError(DBOSWorkersError):
     """DBOS is not launched: call DBOS(config=...) and DBOS.launch() first."""
 

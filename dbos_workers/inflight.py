@@ -15,6 +15,7 @@ from .context import WorkflowContext
 class Entry:
     workflow_id: str
     queue: str | None
+    partition: str | None = None
     ctx: WorkflowContext | None = None
     executing: bool = True  # False once its thread is done with it (outcome may be in flight)
 
@@ -26,19 +27,20 @@ class InFlight:
         self._entries: dict[str, Entry] = {}
         self._executing = 0
         self._by_queue: dict[str, int] = {}
+        self._by_partition: dict[tuple[str, str], int] = {}
 
     # Changes -------------------------------------------------------------------------------
-    def claimed(self, workflow_id: str, queue: str | None) -> None:
+    def claimed(self, workflow_id: str, queue: str | None, partition: str | None = None) -> None:
         """A claimed (or recovered) row, before its thread starts it."""
         with self._lock:
-            self._add(Entry(workflow_id, queue))
+            self._add(Entry(workflow_id, queue, partition))
 
     def attach(self, ctx: WorkflowContext) -> None:
         """Its body starts running under ctx (an inline start makes the entry here)."""
         with self._lock:
             entry = self._entries.get(ctx.workflow_id)
             if entry is None:
-                self._add(Entry(ctx.workflow_id, ctx.queue_name, ctx))
+                self._add(Entry(ctx.workflow_id, ctx.queue_name, None, ctx))
             else:
                 entry.ctx = ctx
 
@@ -59,6 +61,8 @@ class InFlight:
                     self._executing -= 1
                 if entry.queue is not None:
                     self._by_queue[entry.queue] -= 1
+                    if entry.partition is not None:
+                        self._by_partition[(entry.queue, entry.partition)] -= 1
                 self._idle.notify_all()
             return entry
 
@@ -67,6 +71,9 @@ class InFlight:
         self._executing += 1
         if entry.queue is not None:
             self._by_queue[entry.queue] = self._by_queue.get(entry.queue, 0) + 1
+            if entry.partition is not None:
+                key = (entry.queue, entry.partition)
+                self._by_partition[key] = self._by_partition.get(key, 0) + 1
 
     # Reads ---------------------------------------------------------------------------------
     def counts(self) -> tuple[int, int]:
@@ -77,6 +84,11 @@ class InFlight:
     def held_in(self, queue: str) -> int:
         with self._lock:
             return self._by_queue.get(queue, 0)
+
+    def held_by_partition(self, queue: str) -> dict[str, int]:
+        """{partition key: held} for a partitioned queue (partition_worker_concurrency)."""
+        with self._lock:
+            return {k: n for (q, k), n in self._by_partition.items() if q == queue and n > 0}
 
     def ids(self) -> set[str]:
         with self._lock:

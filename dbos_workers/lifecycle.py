@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 
+from . import queue_registry
 from .config import Settings
 from .db import migrate
 from .db.repository import mask_url
@@ -104,8 +105,16 @@ class Lifecycle:
                                 name=f"dbos-workers:{s.name}")
 
     def _register_queues(self, rt: Runtime) -> None:
+        rt.db.queues.register_version(self.settings.name, self.settings.application_version)
         for q in list(self.registry.queues.values()):
-            rt.db.queues.upsert(q.settings())
+            queue_registry.register(rt, q, q.on_conflict)  # type: ignore[arg-type]
+
+    def listen_queues(self, queues: list[str]) -> None:
+        if self._rt is not None:
+            raise DBOSWorkersError("listen_queues called after DBOS is launched")
+        if self.registry.listen is not None:
+            raise DBOSWorkersError("listen_queues called more than once")
+        self.registry.listen = list(queues)
 
     def _at_exit(self) -> None:
         """The interpreter exits without DBOS.destroy(): stop cleanly (timeout 0). Not in a
@@ -118,6 +127,7 @@ class Lifecycle:
         """Drain the worker pool and this process's own workflows for up to timeout_sec (one
         deadline for both), hand back what still runs here, close the pools."""
         atexit.unregister(self._at_exit)
+        self.registry.listen = None  # listen_queues holds for one launch
         deadline = time.monotonic() + max(0.0, float(timeout_sec))
         with self._lock:
             supervisor, self._supervisor = self._supervisor, None

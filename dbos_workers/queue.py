@@ -1,17 +1,21 @@
-"""Queues: declared at import time (DBOS 2.x `Queue(...)`) or with DBOS.register_queue."""
+"""Queues: declared at import time (DBOS 2.x `Queue(...)`) or with DBOS.register_queue (3.x:
+database-backed; every process of the application serves it, and `set_*` changes its limits
+for all of them). Getters of a database-backed queue re-read its row, as DBOS's do."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from . import queue_limits
 from .db.records import QueueSettings
-from .errors import DBOSConfigError
+from .errors import DBOSQueueConfigError, DBOSWorkersError
 from .registry import GLOBAL_REGISTRY, INTERNAL_QUEUE, info_of
 
 if TYPE_CHECKING:
     from .handle import WorkflowHandle
+    from .runtime import Runtime
 
 
 class QueueRateLimit(TypedDict):
@@ -19,24 +23,8 @@ class QueueRateLimit(TypedDict):
     period: float
 
 
-@dataclass(frozen=True)
-class QueueLimits:
-    concurrency: int | None
-    worker_concurrency: int | None
-    rate_limit: int | None
-    rate_period_sec: float | None
-
-    @property
-    def shared_budget(self) -> bool:
-        return self.concurrency is not None or self.rate_limit is not None
-
-
-def _positive(name: str, key: str, value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise DBOSConfigError(f"queue {name!r}: {key} must be a positive integer, got {value!r}")
-    return value
+def _limiter(limit: int | None, period: float | None) -> QueueRateLimit | None:
+    return None if limit is None or period is None else {"limit": limit, "period": period}
 
 
 class Queue:
@@ -44,62 +32,150 @@ class Queue:
 
     def __init__(self, name: str, concurrency: int | None = None,
                  limiter: QueueRateLimit | None = None, *, worker_concurrency: int | None = None,
-                 priority_enabled: bool = False, partition_queue: bool = False,
-                 polling_interval_sec: float = 1.0, _internal: bool = False) -> None:
-        if not isinstance(name, str) or not name or "\x00" in name or len(name) > 255:
-            raise DBOSConfigError(f"queue name must be a non-empty string (<= 255 chars), got {name!r}")
-        if name.startswith("_dbos_") and not _internal:
-            raise DBOSConfigError(f"queue names starting with '_dbos_' are reserved: {name!r}")
-        if partition_queue:
-            raise DBOSConfigError(f"queue {name!r}: partitioned queues are not supported yet")
-        rate_limit = rate_period = None
-        if limiter is not None:
-            if not isinstance(limiter, dict) or set(limiter) != {"limit", "period"}:
-                raise DBOSConfigError(f"queue {name!r}: limiter must be {{'limit': int, 'period': seconds}}")
-            rate_limit = _positive(name, "limiter['limit']", limiter["limit"])
-            period = limiter["period"]
-            if isinstance(period, bool) or not isinstance(period, int | float) or period <= 0:
-                raise DBOSConfigError(f"queue {name!r}: limiter['period'] must be > 0 seconds")
-            rate_period = float(period)
-        if not isinstance(polling_interval_sec, int | float) or polling_interval_sec <= 0:
-            raise DBOSConfigError(f"queue {name!r}: polling_interval_sec must be > 0")
-        self.name = name
-        self.limits = QueueLimits(_positive(name, "concurrency", concurrency),
-                                  _positive(name, "worker_concurrency", worker_concurrency),
-                                  rate_limit, rate_period)
-        self.priority_enabled = priority_enabled
-        self.polling_interval_sec = float(polling_interval_sec)
+                 global_concurrency: int | None = None, partition_concurrency: int | None = None,
+                 partition_worker_concurrency: int | None = None,
+                 partition_limiter: QueueRateLimit | None = None, priority_enabled: bool = False,
+                 partition_queue: bool = False, polling_interval_sec: float = 1.0,
+                 _internal: bool = False) -> None:
+        if partition_queue:  # DBOS 2.x: each partition acts as a queue with these limits
+            if partition_concurrency is not None or partition_worker_concurrency is not None \
+                    or partition_limiter is not None:
+                raise DBOSQueueConfigError(
+                    "partition_queue=True takes concurrency/worker_concurrency/limiter as per-partition limits")
+            partition_concurrency, concurrency = concurrency, None
+            partition_worker_concurrency, worker_concurrency = worker_concurrency, None
+            partition_limiter, limiter = limiter, None
+        settings = queue_limits.build(
+            name, concurrency=concurrency, global_concurrency=global_concurrency,
+            worker_concurrency=worker_concurrency, limiter=limiter,
+            partition_concurrency=partition_concurrency,
+            partition_worker_concurrency=partition_worker_concurrency,
+            partition_limiter=partition_limiter, polling_interval_sec=polling_interval_sec,
+            priority_enabled=priority_enabled, internal=_internal)
+        self._init(settings)
         GLOBAL_REGISTRY.add_queue(self)
+
+    def _init(self, settings: QueueSettings) -> None:
+        self.name = settings.name
+        self._settings = settings
+        self.database_backed = settings.database_backed
+        self.on_conflict = "always_update"  # how launch() writes a queue declared before it
+
+    @classmethod
+    def of(cls, settings: QueueSettings) -> Queue:
+        """A Queue for a row (retrieve_queue, list_queues, a worker's catalog): not registered."""
+        queue = cls.__new__(cls)
+        queue._init(settings)
+        return queue
+
+    # Settings --------------------------------------------------------------------------------
+    def settings(self) -> QueueSettings:
+        return self._settings
+
+    @property
+    def partitioned(self) -> bool:
+        return queue_limits.partitioned(self._settings)
+
+    def _rt(self) -> Runtime | None:
+        from .runtime import process_runtime
+
+        return process_runtime()
+
+    def _fresh(self) -> QueueSettings:
+        """The row as it stands now (database-backed queues), else the declared settings."""
+        rt = self._rt()
+        if self.database_backed and rt is not None:
+            latest = rt.db.queues.get(self.name)
+            if latest is None:
+                raise DBOSWorkersError(f"Queue {self.name} not found in the database")
+            self._settings = latest
+        return self._settings
+
+    def _set(self, **changes: Any) -> None:
+        if not self.database_backed:
+            raise DBOSWorkersError(f"Cannot configure queue {self.name}: dynamic configuration is "
+                                   "only supported for queues registered via DBOS.register_queue.")
+        rt = self._rt()
+        if rt is None:
+            raise DBOSWorkersError(f"Cannot configure queue {self.name}: DBOS is not launched")
+        updated = dataclasses.replace(self._fresh(), **changes)
+        queue_limits.check_bounds(updated)
+        rt.db.queues.update(updated)
+        self._settings = updated
 
     @property
     def concurrency(self) -> int | None:
-        return self.limits.concurrency
+        return self._fresh().concurrency
 
     global_concurrency = concurrency
 
     @property
     def worker_concurrency(self) -> int | None:
-        return self.limits.worker_concurrency
+        return self._fresh().worker_concurrency
 
     @property
     def limiter(self) -> QueueRateLimit | None:
-        if self.limits.rate_limit is None or self.limits.rate_period_sec is None:
-            return None
-        return {"limit": self.limits.rate_limit, "period": self.limits.rate_period_sec}
+        s = self._fresh()
+        return _limiter(s.rate_limit_max, s.rate_limit_period_sec)
 
+    @property
+    def partition_concurrency(self) -> int | None:
+        return self._fresh().partition_concurrency
+
+    @property
+    def partition_worker_concurrency(self) -> int | None:
+        return self._fresh().partition_worker_concurrency
+
+    @property
+    def partition_limiter(self) -> QueueRateLimit | None:
+        s = self._fresh()
+        return _limiter(s.partition_rate_limit_max, s.partition_rate_limit_period_sec)
+
+    @property
+    def polling_interval_sec(self) -> float:
+        return self._fresh().polling_interval_sec
+
+    @property
+    def priority_enabled(self) -> bool:
+        return self._settings.priority_enabled
+
+    def set_global_concurrency(self, value: int | None) -> None:
+        self._set(concurrency=queue_limits.count(self.name, "global_concurrency", value, 1))
+
+    set_concurrency = set_global_concurrency
+
+    def set_worker_concurrency(self, value: int | None) -> None:
+        self._set(worker_concurrency=queue_limits.count(self.name, "worker_concurrency", value, 0))
+
+    def set_limiter(self, value: QueueRateLimit | None) -> None:
+        limit, period = queue_limits.rate(self.name, "limiter", value)
+        self._set(rate_limit_max=limit, rate_limit_period_sec=period)
+
+    def set_partition_concurrency(self, value: int | None) -> None:
+        self._set(partition_concurrency=queue_limits.count(self.name, "partition_concurrency", value, 1))
+
+    def set_partition_worker_concurrency(self, value: int | None) -> None:
+        self._set(partition_worker_concurrency=queue_limits.count(
+            self.name, "partition_worker_concurrency", value, 1))
+
+    def set_partition_limiter(self, value: QueueRateLimit | None) -> None:
+        limit, period = queue_limits.rate(self.name, "partition_limiter", value)
+        self._set(partition_rate_limit_max=limit, partition_rate_limit_period_sec=period)
+
+    def set_polling_interval_sec(self, value: float) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise DBOSQueueConfigError("polling_interval_sec must be positive")
+        self._set(polling_interval_sec=float(value))
+
+    # Enqueue ---------------------------------------------------------------------------------
     def enqueue(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> WorkflowHandle[Any]:
         from .runtime import current_runtime
         from .workflow import enqueue
 
         return enqueue(current_runtime(), self.name, info_of(func), args, kwargs)
 
-    def settings(self) -> QueueSettings:
-        lim = self.limits
-        return QueueSettings(self.name, lim.concurrency, lim.worker_concurrency, lim.rate_limit,
-                             lim.rate_period_sec, self.priority_enabled, self.polling_interval_sec)
-
     def __repr__(self) -> str:
-        return f"Queue({self.name!r}, limits={self.limits})"
+        return f"Queue({self.name!r}, {self._settings})"
 
 
 def internal_queue() -> Queue:

@@ -46,6 +46,7 @@ class Registry:
     schedules: list[tuple[str, str]] = field(default_factory=list)  # (workflow name, cron)
     lock: threading.Lock = field(default_factory=threading.Lock)
     version: int = 0  # bumped by every registration: claimers rebuild their plan when it moves
+    listen: list[str] | None = None  # DBOS.listen_queues: the queues this pool serves (None: all)
     listeners: list[Callable[[str, str], None]] = field(default_factory=list)
 
     def on_change(self, listener: Callable[[str, str], None]) -> None:
@@ -98,6 +99,7 @@ class Registry:
             self.queues.clear()
             self.instances.clear()
             self.schedules.clear()
+            self.listen = None
             self.version += 1
 
 

@@ -23,6 +23,7 @@ from .db.records import ClaimedWorkflow, Completion, Inserted, NewWorkflow, Step
 from .errors import (
     DBOSConfigError,
     DBOSConflictingWorkflowError,
+    DBOSQueueConfigError,
     DBOSQueueDeduplicatedError,
     DBOSSerializationError,
     DBOSWorkersError,
@@ -93,7 +94,8 @@ def _new_row(rt: Runtime, info: WorkflowInfo, workflow_id: str, inputs: str, pla
         timeout_ms=timeout_ms, deadline_ms=deadline_ms,
         delay_until_ms=(now + delay_ms) if delay_ms else None,
         parent_workflow_id=parent.workflow_id if parent else None,
-        started_at_ms=None if queued else now)
+        started_at_ms=None if queued else now,
+        queue_partition_key=opts.queue_partition_key if queued else None)
 
 
 def start(rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[str, Any],
@@ -138,10 +140,14 @@ def enqueue(rt: Runtime, queue_name: str, info: WorkflowInfo, args: tuple[Any, .
     workflow runs once a process registers the queue (warned once per name)."""
     if not isinstance(queue_name, str) or not queue_name or "\x00" in queue_name or len(queue_name) > 255:
         raise DBOSConfigError(f"queue name must be a non-empty string (<= 255 chars), got {queue_name!r}")
-    if queue_name not in rt.registry.queues and queue_name not in _unregistered_warned:
+    queue = rt.registry.queues.get(queue_name)
+    if queue is None and queue_name not in _unregistered_warned:
         _unregistered_warned.add(queue_name)
         rt.log.warning("queue_not_registered", queue=queue_name,
                        hint="enqueued anyway; it runs once a process registers this queue")
+    if queue is not None and queue.partitioned and start_options().queue_partition_key is None:
+        raise DBOSQueueConfigError(f"queue {queue_name!r} is partitioned: enqueue with "
+                                   "SetEnqueueOptions(queue_partition_key=...)")
     handle, _ = start(rt, info, args, kwargs, Placement("queue", queue_name))
     return handle
 

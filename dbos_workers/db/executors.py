@@ -1,8 +1,7 @@
-"""executors (the lease table) and queues (registered settings, wake-ups)."""
+"""executors: the lease table."""
 
 from __future__ import annotations
 
-from .records import QueueSettings
 from .store import Store
 
 
@@ -26,16 +25,3 @@ class ExecutorStore(Store):
 
     def stopped(self, instance_id: str) -> None:
         self.repo.run("executor_stopped", instance_id=instance_id, retry=False)
-
-
-class QueueStore(Store):
-    def upsert(self, q: QueueSettings) -> None:
-        self.repo.run("queue_upsert", name=q.name, concurrency=q.concurrency,
-                      worker_concurrency=q.worker_concurrency, rate_limit_max=q.rate_limit_max,
-                      rate_limit_period_sec=q.rate_limit_period_sec,
-                      priority_enabled=q.priority_enabled,
-                      polling_interval_sec=q.polling_interval_sec, now_ms=self.now_ms())
-
-    def wake(self, queue: str) -> None:
-        """A NOTIFY for the queue's workers (the coalescer's deferred wake-up)."""
-        self.repo.one("queue_wake", channel=self.channel, queue=queue)

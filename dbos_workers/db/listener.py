@@ -1,10 +1,11 @@
 """One LISTEN connection per process. Notifications are hints, never data: a payload names
 what changed and wakes whoever waits on that key. Four channels: the work channel carries
-`q:<queue>` (runnable work) for the workers; the cancel channel `x:<workflow>` (stop it) for
-every process; the done channel `c:<workflow>` (finished), `m:<workflow>::<topic>` (message)
-and `e:<workflow>::<key>` (event) only for a process with waiters, so a busy pool does not
-fan every completion out to every worker, nor every enqueue to the app processes; the parked
-channel `p:<workflow name>` (rows of a name their claimer did not know) for claimers.
+`q:<queue>` (runnable work) and `Q:<queue>` (its row changed) for the workers; the cancel
+channel `x:<workflow>` (stop it) for every process; the done channel `c:<workflow>`
+(finished), `m:<workflow>::<topic>` (message) and `e:<workflow>::<key>` (event) only for a
+process with waiters, so a busy pool does not fan every completion out to every worker, nor
+every enqueue to the app processes; the parked channel `p:<workflow name>` (rows of a name
+their claimer did not know) for claimers.
 
 Waiters register *before* they check the database, so a notification that lands between the
 check and the wait is never lost; they still re-check on a polling backstop. After a
@@ -48,6 +49,7 @@ class Waiters:
         self._queue_callbacks: list[Callable[[str | None], None]] = []
         self._cancel_hooks: list[Callable[[str], None]] = []
         self._parked_hooks: list[Callable[[str | None], None]] = []
+        self._queue_row_hooks: list[Callable[[str | None], None]] = []
 
     @contextlib.contextmanager
     def watch(self, key: str) -> Iterator[threading.Event]:
@@ -76,7 +78,16 @@ class Waiters:
         """hook(wake key of a workflow name) on `p:` payloads; hook(None) after a reconnect."""
         self._parked_hooks.append(hook)
 
+    def on_queue_row(self, hook: Callable[[str | None], None]) -> None:
+        """hook(queue name key) on `Q:` payloads (a queue's row changed); hook(None) after a
+        reconnect."""
+        self._queue_row_hooks.append(hook)
+
     def dispatch(self, payload: str) -> None:
+        if payload.startswith("Q:"):
+            for changed in self._queue_row_hooks:
+                changed(payload[2:])
+            return
         if payload.startswith("p:"):
             for parked in self._parked_hooks:
                 parked(payload[2:])
@@ -103,6 +114,8 @@ class Waiters:
             callback(None)
         for parked in self._parked_hooks:
             parked(None)
+        for changed in self._queue_row_hooks:
+            changed(None)
 
 
 def _shutdown_socket(conn: psycopg.Connection[dict[str, object]]) -> None:

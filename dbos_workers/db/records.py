@@ -4,6 +4,7 @@ differs."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,7 @@ class NewWorkflow:
     delay_until_ms: int | None
     parent_workflow_id: str | None
     started_at_ms: int | None
+    queue_partition_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +71,14 @@ class ClaimedWorkflow:
     max_recovery_attempts: int | None
     deadline_ms: int | None
     has_steps: bool
+    partition_key: str | None = None
 
     @classmethod
     def of(cls, row: dict[str, Any], token: str) -> ClaimedWorkflow:
         return cls(row["workflow_uuid"], token, row["name"], row["class_name"], row["config_name"],
                    row["inputs"], row["queue_name"], row["recovery_attempts"],
-                   row["max_recovery_attempts"], row["workflow_deadline_epoch_ms"], row["has_steps"])
+                   row["max_recovery_attempts"], row["workflow_deadline_epoch_ms"], row["has_steps"],
+                   row["queue_partition_key"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,10 +244,26 @@ class Fenced:
 
 @dataclass(frozen=True, slots=True)
 class QueueSettings:
+    """A queue's row: its limits (partition_* apply per queue_partition_key), owner and whether
+    it was registered with DBOS.register_queue (database-backed: limits changeable at run time)."""
+
     name: str
-    concurrency: int | None
-    worker_concurrency: int | None
-    rate_limit_max: int | None
-    rate_limit_period_sec: float | None
-    priority_enabled: bool
-    polling_interval_sec: float
+    concurrency: int | None = None
+    worker_concurrency: int | None = None
+    rate_limit_max: int | None = None
+    rate_limit_period_sec: float | None = None
+    priority_enabled: bool = False
+    polling_interval_sec: float = 1.0
+    partition_concurrency: int | None = None
+    partition_worker_concurrency: int | None = None
+    partition_rate_limit_max: int | None = None
+    partition_rate_limit_period_sec: float | None = None
+    application_name: str | None = None
+    database_backed: bool = False
+
+    @classmethod
+    def of(cls, r: dict[str, Any]) -> QueueSettings:
+        return cls(**{f: r[f] for f in QUEUE_FIELDS})
+
+
+QUEUE_FIELDS = tuple(f.name for f in dataclasses.fields(QueueSettings))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from ..clock import Clock
-from .executors import ExecutorStore, QueueStore
+from .executors import ExecutorStore
 from .leader import LeaderStore
 from .maintenance import MaintenanceStore
 from .messages import MessageStore
+from .queues import QueueStore
 from .repository import Repository
 from .schedules import ScheduleStore
 from .steps import StepStore

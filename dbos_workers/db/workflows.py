@@ -8,7 +8,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from .locks import advisory_key
-from .records import ClaimedWorkflow, Completion, Hold, Inserted, NewWorkflow, Outcome, WorkflowRecord
+from .records import (
+    ClaimedWorkflow,
+    Completion,
+    Hold,
+    Inserted,
+    NewWorkflow,
+    Outcome,
+    QueueSettings,
+    WorkflowRecord,
+)
 from .repository import Tx
 from .store import Store, columns
 
@@ -84,6 +93,28 @@ class WorkflowStore(Store):
                           **self._claim_params(executor_id, owner_instance, token))
 
         rows = self.repo.call(limited, transaction=True, retry=False)
+        return [ClaimedWorkflow.of(r, token) for r in rows]
+
+    def claim_partitioned(self, q: QueueSettings, n: int, *, names: list[str], held: dict[str, int],
+                          schema: str, executor_id: str, owner_instance: str) -> list[ClaimedWorkflow]:
+        """Claim from a partitioned queue (limits per partition key), under the queue's lock."""
+        token = uuid.uuid4().hex
+        key = advisory_key("queue", schema, q.name)
+        params = dict(queue=q.name, n=n, names=names, concurrency=q.concurrency,
+                      rate_limit=q.rate_limit_max, rate_period_ms=int((q.rate_limit_period_sec or 0) * 1000),
+                      partition_concurrency=q.partition_concurrency,
+                      partition_worker_concurrency=q.partition_worker_concurrency,
+                      partition_rate_limit=q.partition_rate_limit_max,
+                      partition_rate_period_ms=int((q.partition_rate_limit_period_sec or 0) * 1000),
+                      rate_limited=q.rate_limit_max is not None or q.partition_rate_limit_max is not None,
+                      held_keys=list(held), held_counts=list(held.values()),
+                      **self._claim_params(executor_id, owner_instance, token))
+
+        def partitioned(tx: Tx) -> list[dict[str, Any]]:
+            tx.one("queue_claim_lock", key=key)
+            return tx.all("workflow_claim_partitioned", **params)
+
+        rows = self.repo.call(partitioned, transaction=True, retry=False)
         return [ClaimedWorkflow.of(r, token) for r in rows]
 
     def take_over(self, hold: Hold, *, executor_id: str, owner_instance: str) -> ClaimedWorkflow | None:

@@ -20,63 +20,79 @@ from dataclasses import dataclass
 
 import structlog
 
-from ..db.records import ClaimedWorkflow
-from ..queue import Queue
-from ..registry import Registry
+from .. import queue_limits
+from ..db.records import ClaimedWorkflow, QueueSettings
+from ..registry import INTERNAL_QUEUE, Registry
 from ..runtime import Runtime
 from .budget import CpuBudget
 
 log = structlog.get_logger("dbos_workers.claimer")
+PlanFn = Callable[[Registry, list[QueueSettings]], "ClaimPlan"]
 
 
 @dataclass(frozen=True)
 class ClaimPlan:
-    queues: tuple[Queue, ...]  # claimed from (names in `names`; other names parked)
+    queues: tuple[QueueSettings, ...]  # claimed from (names in `names`; other names parked)
     names: tuple[str, ...]  # workflow names this process runs
     parked_names: tuple[str, ...]  # names whose parked rows it claims ...
-    parked_queues: tuple[str, ...]  # ... on these queues
+    parked_queues: tuple[str, ...]  # ... on these (unlimited) queues
 
     @property
     def unlimited(self) -> list[str]:
-        return [q.name for q in self.queues if not q.limits.shared_budget
-                and q.limits.worker_concurrency is None]
+        return [q.name for q in self.queues if queue_limits.unlimited(q)]
 
 
-def _unlimited(queues: list[Queue]) -> tuple[str, ...]:
-    return tuple(q.name for q in queues if not q.limits.shared_budget and q.limits.worker_concurrency is None)
+def served_queues(registry: Registry, catalog: list[QueueSettings]) -> list[QueueSettings]:
+    """The queues a pool serves: those its code declares and every queue row of its
+    application (a row wins: it holds the limits as set_* left them), narrowed by
+    listen_queues (the internal queue is always served)."""
+    by_name = {q.name: q.settings() for q in registry.queues.values()}
+    by_name.update({q.name: q for q in catalog})
+    listen = registry.listen
+    return [q for name, q in sorted(by_name.items())
+            if listen is None or name in listen or name == INTERNAL_QUEUE]
 
 
-def pool_plan(registry: Registry) -> ClaimPlan:
-    """A worker: every queue and workflow it was forked with (or registered since)."""
-    queues, names = list(registry.queues.values()), tuple(registry.workflows)
-    return ClaimPlan(tuple(queues), names, names, _unlimited(queues))
+def pool_plan(registry: Registry, catalog: list[QueueSettings]) -> ClaimPlan:
+    """A worker: every queue it serves and every workflow it knows."""
+    queues, names = served_queues(registry, catalog), tuple(registry.workflows)
+    return ClaimPlan(tuple(queues), names, names,
+                     tuple(q.name for q in queues if queue_limits.unlimited(q)))
 
 
-def late_plan(registry: Registry, launched_queues: set[str], launched_names: set[str]) -> ClaimPlan:
-    """The app process: what its workers lack. It claims from queues registered after launch
-    and claims parked rows of workflows registered after launch, on any queue it knows."""
-    queues = list(registry.queues.values())
-    late_queues = tuple(q for q in queues if q.name not in launched_queues)
+def late_plan(registry: Registry, catalog: list[QueueSettings], launched_names: set[str]) -> ClaimPlan:
+    """The app process: parked rows of workflows registered after launch (its workers, forked
+    before, park them), on every queue it knows."""
+    queues = served_queues(registry, catalog)
     late_names = tuple(n for n in registry.workflows if n not in launched_names)
-    return ClaimPlan(late_queues, tuple(registry.workflows), late_names, _unlimited(queues))
+    return ClaimPlan((), tuple(registry.workflows), late_names,
+                     tuple(q.name for q in queues if queue_limits.unlimited(q)))
 
 
 class Claimer:
     def __init__(self, rt: Runtime, capacity: int, budget: CpuBudget | None = None,
-                 plan: Callable[[Registry], ClaimPlan] = pool_plan) -> None:
+                 plan: PlanFn = pool_plan) -> None:
         self.rt, self.capacity = rt, capacity
         self.budget = budget or CpuBudget()
         self._make_plan = plan
-        self._version = -1
-        self._plan = plan(rt.registry)
+        self._version: tuple[int, int] = (-1, -1)
+        self.catalog: list[QueueSettings] = []  # this application's queue rows (reload_queues)
+        self._catalog_version = 0
         self._warned: set[str] = set()
+
+    def reload_queues(self) -> None:
+        """Re-read the application's queue rows (on `Q:`, and on a slow poll)."""
+        rows = self.rt.db.queues.find([self.rt.settings.name])
+        if rows != self.catalog:
+            self.catalog = rows
+            self._catalog_version += 1
 
     @property
     def plan(self) -> ClaimPlan:
-        registry = self.rt.registry
-        if registry.version != self._version:
-            self._version = registry.version
-            self._plan = self._make_plan(registry)
+        version = (self.rt.registry.version, self._catalog_version)
+        if version != self._version:
+            self._version = version
+            self._plan = self._make_plan(self.rt.registry, self.catalog)
             self._names, self._unlimited = list(self._plan.names), self._plan.unlimited
         return self._plan
 
@@ -119,29 +135,30 @@ class Claimer:
             list(plan.parked_names), list(plan.parked_queues), n, executor_id=rt.executor_id,
             owner_instance=rt.instance_id))
 
-    def _claim_special(self, queue: Queue) -> list[ClaimedWorkflow]:
-        lim, rt = queue.limits, self.rt
+    def _claim_special(self, q: QueueSettings) -> list[ClaimedWorkflow]:
+        rt = self.rt
         n = self.free()
-        if lim.worker_concurrency is not None:
-            n = min(n, lim.worker_concurrency - rt.inflight.held_in(queue.name))
+        if q.worker_concurrency is not None:
+            n = min(n, q.worker_concurrency - rt.inflight.held_in(q.name))
         if n <= 0:
             return []
-        if not lim.shared_budget:
-            rows, parked = rt.db.workflows.claim([queue.name], n, names=self._names,
-                                                 executor_id=rt.executor_id,
-                                                 owner_instance=rt.instance_id)
-            self._warn_parked(parked)
-        else:
+        ids = dict(executor_id=rt.executor_id, owner_instance=rt.instance_id)
+        if queue_limits.partitioned(q):
+            held = rt.inflight.held_by_partition(q.name)
+            rows = rt.db.workflows.claim_partitioned(q, n, names=self._names, held=held,
+                                                     schema=rt.settings.schema, **ids)
+        elif queue_limits.shared_budget(q):
             rows = rt.db.workflows.claim_limited(
-                queue.name, n, names=self._names, concurrency=lim.concurrency,
-                rate_limit=lim.rate_limit, rate_period_sec=lim.rate_period_sec,
-                schema=rt.settings.schema, executor_id=rt.executor_id,
-                owner_instance=rt.instance_id)
+                q.name, n, names=self._names, concurrency=q.concurrency, rate_limit=q.rate_limit_max,
+                rate_period_sec=q.rate_limit_period_sec, schema=rt.settings.schema, **ids)
+        else:
+            rows, parked = rt.db.workflows.claim([q.name], n, names=self._names, **ids)
+            self._warn_parked(parked)
         return self._enter(rows)
 
     def _enter(self, rows: list[ClaimedWorkflow]) -> list[ClaimedWorkflow]:
         for row in rows:
-            self.rt.inflight.claimed(row.workflow_id, row.queue_name)
+            self.rt.inflight.claimed(row.workflow_id, row.queue_name, row.partition_key)
             self.rt.log.debug("workflow_claimed", workflow_id=row.workflow_id, queue=row.queue_name)
         return rows
 

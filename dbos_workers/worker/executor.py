@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from ..context import WorkflowContext
@@ -27,15 +26,16 @@ from ..db.records import ClaimedWorkflow
 from ..db.repository import Backoff
 from ..errors import DatabaseUnavailableError
 from ..groupcommit import Then
-from ..registry import INTERNAL_QUEUE, Registry, WorkflowInfo
+from ..registry import INTERNAL_QUEUE, WorkflowInfo
 from ..runtime import Runtime
 from ..services import ThreadService
 from ..workflow import complete, resume_context, run_detached
 from .budget import CpuBudget
-from .claimer import Claimer, ClaimPlan, pool_plan
+from .claimer import Claimer, PlanFn, pool_plan
 
 GATHER_SEC = 0.003
 SWEEP_SEC = 30.0
+QUEUES_POLL_SEC = 5.0  # backstop for a lost `Q:` (queue rows registered or changed elsewhere)
 PARKED_POLL_SEC = 10.0  # backstop for a lost `p:` (a parked row also waits for its name's registration)
 
 
@@ -85,8 +85,7 @@ def _prepare(rt: Runtime, claimed: ClaimedWorkflow) -> tuple[WorkflowInfo, tuple
 class Executor(ThreadService):
     name = "dbos-claimer"
 
-    def __init__(self, rt: Runtime, capacity: int,
-                 plan: Callable[[Registry], ClaimPlan] = pool_plan) -> None:
+    def __init__(self, rt: Runtime, capacity: int, plan: PlanFn = pool_plan) -> None:
         super().__init__()
         self.rt, self.capacity = rt, capacity
         self.budget = CpuBudget()
@@ -94,14 +93,17 @@ class Executor(ThreadService):
         self.wake = threading.Event()
         self.parked_due = threading.Event()  # look for parked rows of our names
         self.parked_due.set()  # at start: rows parked before this process knew their names
+        self.queues_due = threading.Event()  # re-read this application's queue rows
+        self.queues_due.set()
         self.claim_lock = threading.Lock()  # one claim at a time (loop or listener thread)
         self.claiming = threading.Event()
         self.claiming.set()
         self.want = 1  # free slots at which a finishing workflow wakes the claim loop
-        self._parked_at = time.monotonic()
+        self._parked_at = self._queues_at = time.monotonic()
         rt.writers.outcomes.linger = lambda: self.budget.linger(capacity)
         rt.waiters.on_queue(self._on_queue)
         rt.waiters.on_parked(self._on_parked)
+        rt.waiters.on_queue_row(self._on_queue_row)
 
     # 1. Claim ------------------------------------------------------------------------------
     def _on_queue(self, queue: str | None) -> None:
@@ -126,6 +128,10 @@ class Executor(ThreadService):
             self.parked_due.set()
             self.wake.set()
 
+    def _on_queue_row(self, _: str | None) -> None:
+        self.queues_due.set()
+        self.wake.set()
+
     def claim_once(self) -> int:
         """Claim and dispatch what fits now; returns how many rows were claimed."""
         with self.claim_lock:
@@ -134,10 +140,14 @@ class Executor(ThreadService):
     def _claim(self) -> int:
         if not self.claiming.is_set():
             return 0
+        if self.queues_due.is_set() or time.monotonic() - self._queues_at > QUEUES_POLL_SEC:
+            self.queues_due.clear()
+            self._queues_at = time.monotonic()
+            self.claimer.reload_queues()
         rows = self.claimer.claim()
         if self.parked_due.is_set() or time.monotonic() - self._parked_at > PARKED_POLL_SEC:
             self.parked_due.clear()
-            self._parked_at = time.monotonic()
+            self._parked_at = self._queues_at = time.monotonic()
             rows += self.claimer.claim_parked()
         for row in rows:
             self.rt.executor_threads.submit(self._execute, row)

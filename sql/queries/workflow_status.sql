@@ -10,13 +10,14 @@ WITH ins AS (
         queue_name, priority, deduplication_id, executor_id, owner_token, owner_instance,
         application_version, application_name, recovery_attempts, max_recovery_attempts,
         workflow_timeout_ms, workflow_deadline_epoch_ms, delay_until_epoch_ms,
-        parent_workflow_id, created_at, updated_at, started_at_epoch_ms)
+        parent_workflow_id, created_at, updated_at, started_at_epoch_ms, queue_partition_key)
     VALUES (
         %(workflow_id)s, %(status)s, %(name)s, %(class_name)s, %(config_name)s, %(inputs)s,
         %(serialization)s, %(queue_name)s, %(priority)s, %(deduplication_id)s, %(executor_id)s,
         %(owner_token)s, %(owner_instance)s, %(application_version)s, %(application_name)s,
         %(recovery_attempts)s, %(max_recovery_attempts)s, %(timeout_ms)s, %(deadline_ms)s,
-        %(delay_until_ms)s, %(parent_workflow_id)s, %(now_ms)s, %(now_ms)s, %(started_at_ms)s)
+        %(delay_until_ms)s, %(parent_workflow_id)s, %(now_ms)s, %(now_ms)s, %(started_at_ms)s,
+        %(queue_partition_key)s)
     ON CONFLICT (workflow_uuid) DO NOTHING
     RETURNING workflow_uuid, status, name, queue_name
 ), wake AS (
@@ -120,11 +121,12 @@ WITH picked AS MATERIALIZED (
         SELECT workflow_uuid FROM picked WHERE name = ANY(%(names)s::TEXT[])))
     RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.inputs, ws.queue_name,
               ws.recovery_attempts, ws.max_recovery_attempts, ws.workflow_deadline_epoch_ms,
-              EXISTS (SELECT 1 FROM operation_outputs oo WHERE oo.workflow_uuid = ws.workflow_uuid) AS has_steps
+              EXISTS (SELECT 1 FROM operation_outputs oo WHERE oo.workflow_uuid = ws.workflow_uuid) AS has_steps,
+              ws.queue_partition_key
 )
 SELECT claimed.*, FALSE AS parked FROM claimed
 UNION ALL
-SELECT p.workflow_uuid, p.name, NULL, NULL, NULL, p.queue_name, 0, NULL, NULL, FALSE, TRUE
+SELECT p.workflow_uuid, p.name, NULL, NULL, NULL, p.queue_name, 0, NULL, NULL, FALSE, NULL, TRUE
 FROM parked p WHERE (SELECT count(*) FROM announced) >= 0;
 
 -- name: workflow_claim_parked
@@ -153,7 +155,8 @@ WHERE ws.workflow_uuid = ANY(ARRAY(
 ))
 RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.inputs, ws.queue_name,
           ws.recovery_attempts, ws.max_recovery_attempts, ws.workflow_deadline_epoch_ms,
-          EXISTS (SELECT 1 FROM operation_outputs oo WHERE oo.workflow_uuid = ws.workflow_uuid) AS has_steps;
+          EXISTS (SELECT 1 FROM operation_outputs oo WHERE oo.workflow_uuid = ws.workflow_uuid) AS has_steps,
+              ws.queue_partition_key;
 
 -- name: workflow_claim_limited
 -- Claim from one queue with a global concurrency and/or rate limit. Run inside a transaction
@@ -182,7 +185,72 @@ WHERE ws.workflow_uuid = ANY(ARRAY(
 ))
 RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.inputs, ws.queue_name,
           ws.recovery_attempts, ws.max_recovery_attempts, ws.workflow_deadline_epoch_ms,
-          EXISTS (SELECT 1 FROM operation_outputs oo WHERE oo.workflow_uuid = ws.workflow_uuid) AS has_steps;
+          EXISTS (SELECT 1 FROM operation_outputs oo WHERE oo.workflow_uuid = ws.workflow_uuid) AS has_steps,
+              ws.queue_partition_key;
+
+-- name: workflow_claim_partitioned
+-- Claim from a partitioned queue: partition_* limits apply per queue_partition_key, the
+-- queue-wide ones to the queue as a whole. Run inside a transaction holding queue_claim_lock.
+-- The keys with runnable rows are found by a loose index scan (one probe per key through
+-- workflow_status_partitions); each key then yields at most its room, oldest first, and the
+-- queue-wide budget takes the oldest of those. `held_*` carry this process's in-flight count
+-- per key (partition_worker_concurrency is per process).
+WITH RECURSIVE keys AS (
+    (SELECT queue_partition_key AS k FROM workflow_status
+     WHERE status = 'ENQUEUED' AND NOT parked AND queue_name = %(queue)s
+       AND queue_partition_key IS NOT NULL
+     ORDER BY queue_partition_key LIMIT 1)
+    UNION ALL
+    SELECT (SELECT queue_partition_key FROM workflow_status
+            WHERE status = 'ENQUEUED' AND NOT parked AND queue_name = %(queue)s
+              AND queue_partition_key > keys.k
+            ORDER BY queue_partition_key LIMIT 1)
+    FROM keys WHERE keys.k IS NOT NULL
+), room AS (
+    SELECT keys.k, LEAST(%(n)s::BIGINT,
+        COALESCE(%(partition_concurrency)s::BIGINT - (SELECT count(*) FROM workflow_status
+            WHERE status = 'PENDING' AND queue_name = %(queue)s AND queue_partition_key = keys.k),
+            %(n)s::BIGINT),
+        COALESCE(%(partition_rate_limit)s::BIGINT - (SELECT count(*) FROM workflow_status
+            WHERE rate_limited AND queue_name = %(queue)s AND queue_partition_key = keys.k
+              AND started_at_epoch_ms > %(now_ms)s - %(partition_rate_period_ms)s::BIGINT),
+            %(n)s::BIGINT),
+        COALESCE(%(partition_worker_concurrency)s::BIGINT - COALESCE((SELECT h.n FROM
+            unnest(%(held_keys)s::TEXT[], %(held_counts)s::BIGINT[]) AS h(k, n) WHERE h.k = keys.k), 0),
+            %(n)s::BIGINT)) AS n
+    FROM keys WHERE keys.k IS NOT NULL
+), budget AS (
+    SELECT GREATEST(0, LEAST(%(n)s::BIGINT,
+        COALESCE(%(concurrency)s::BIGINT - (SELECT count(*) FROM workflow_status
+            WHERE status = 'PENDING' AND queue_name = %(queue)s), %(n)s::BIGINT),
+        COALESCE(%(rate_limit)s::BIGINT - (SELECT count(*) FROM workflow_status
+            WHERE rate_limited AND queue_name = %(queue)s
+              AND started_at_epoch_ms > %(now_ms)s - %(rate_period_ms)s::BIGINT), %(n)s::BIGINT))) AS n
+)
+UPDATE workflow_status ws
+SET status = 'PENDING', executor_id = %(executor_id)s, owner_token = %(owner_token)s,
+    owner_instance = %(owner_instance)s, recovery_attempts = ws.recovery_attempts + 1,
+    started_at_epoch_ms = %(now_ms)s, updated_at = %(now_ms)s, rate_limited = %(rate_limited)s,
+    workflow_deadline_epoch_ms = CASE
+        WHEN ws.workflow_timeout_ms IS NOT NULL AND ws.workflow_deadline_epoch_ms IS NULL
+        THEN %(now_ms)s + ws.workflow_timeout_ms ELSE ws.workflow_deadline_epoch_ms END
+WHERE ws.workflow_uuid = ANY(ARRAY(
+    SELECT c.workflow_uuid
+    FROM room CROSS JOIN LATERAL (
+        SELECT workflow_uuid, priority, created_at FROM workflow_status
+        WHERE status = 'ENQUEUED' AND NOT parked AND queue_name = %(queue)s
+          AND queue_partition_key = room.k AND name = ANY(%(names)s::TEXT[])
+        ORDER BY priority, created_at
+        LIMIT GREATEST(0, room.n)
+        FOR UPDATE SKIP LOCKED
+    ) AS c
+    ORDER BY c.priority, c.created_at
+    LIMIT (SELECT n FROM budget)
+))
+RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.inputs, ws.queue_name,
+          ws.recovery_attempts, ws.max_recovery_attempts, ws.workflow_deadline_epoch_ms,
+          EXISTS (SELECT 1 FROM operation_outputs oo WHERE oo.workflow_uuid = ws.workflow_uuid) AS has_steps,
+          ws.queue_partition_key;
 
 -- name: queue_claim_lock
 SELECT pg_advisory_xact_lock(%(key)s);
@@ -196,7 +264,8 @@ SET owner_token = %(owner_token)s, owner_instance = %(owner_instance)s,
 WHERE workflow_uuid = %(workflow_id)s AND status = 'PENDING'
   AND owner_token IS NOT DISTINCT FROM %(previous_token)s
 RETURNING workflow_uuid, name, class_name, config_name, inputs, queue_name,
-          recovery_attempts, max_recovery_attempts, workflow_deadline_epoch_ms, TRUE AS has_steps;
+          recovery_attempts, max_recovery_attempts, workflow_deadline_epoch_ms, TRUE AS has_steps,
+          queue_partition_key;
 
 -- name: workflow_pending_of_executor
 -- PENDING rows held by an executor id, with the instance that holds each and how long (on the

@@ -123,8 +123,14 @@ class FakeSchedules:
 
 
 class FakeQueues:
+    def __init__(self) -> None:
+        self.rows: list[Any] = []  # QueueSettings rows of the application
+
     def wake(self, queue: str) -> None:
         pass
+
+    def find(self, application_names: list[str]) -> list[Any]:
+        return list(self.rows)
 
 
 class FakeDatabase:

@@ -30,8 +30,21 @@ def test_a_sample_with_a_stalled_round_trip_is_ignored() -> None:
     clock.sample(0, 505, 10)
     clock.sample(0, 9_000, 2_000)  # 2 s round trip: tells little
     assert clock.offset_ms == 500
-    clock.sample(0, 760, 20)  # a little slower than the best: taken
-    assert clock.offset_ms == 750
+    clock.sample(0, 760, 20)  # a little slower than the best: taken, smoothed (a quarter)
+    assert clock.offset_ms == 562
+
+
+def test_a_stepped_host_clock_is_followed_at_once_and_stamps_never_go_back() -> None:
+    base = FixedClock(1_000_000)
+    clock = DatabaseClock(base)
+    clock.sample(1_000_000, 1_000_005, 1_000_010)
+    assert clock.offset_ms == 0
+    clock.sample(1_000_000, 1_000_009, 1_000_010)  # 4 ms later: smoothed to +1 ms
+    first = clock.now_ms()
+    clock.sample(1_000_000, 1_000_001, 1_000_010)  # a correction back: held, not earlier
+    assert clock.now_ms() >= first
+    clock.sample(1_000_000, 970_005, 1_000_010)  # the host's clock was stepped 30 s ahead
+    assert clock.offset_ms == -30_000 and clock.now_ms() == 970_000
 
 
 def test_pid_identity_tells_a_live_process_from_a_gone_or_reused_one() -> None:

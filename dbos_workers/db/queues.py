@@ -1,0 +1,46 @@
+"""queues (registered settings, shared by every process of an application), wake-ups, and
+application_versions (which version of an application is the latest)."""
+
+from __future__ import annotations
+
+from .records import QUEUE_FIELDS, QueueSettings
+from .store import Store
+
+
+class QueueStore(Store):
+    def upsert(self, q: QueueSettings, *, update_existing: bool = True) -> tuple[bool, str | None]:
+        """Register a queue; (inserted, owner). The owner differs from q.application_name
+        when another application owns the name (nothing was changed then)."""
+        row = self.repo.one("queue_upsert", **{f: getattr(q, f) for f in QUEUE_FIELDS},
+                            update_existing=update_existing, now_ms=self.now_ms(), channel=self.channel)
+        assert row is not None
+        return bool(row["inserted"]), row["owner"]
+
+    def get(self, name: str) -> QueueSettings | None:
+        row = self.repo.one("queue_get", name=name)
+        return None if row is None else QueueSettings.of(row)
+
+    def find(self, application_names: list[str]) -> list[QueueSettings]:
+        """The queues owned by these applications or by none."""
+        return [QueueSettings.of(r) for r in self.repo.all("queue_list", application_names=application_names)]
+
+    def update(self, q: QueueSettings) -> bool:
+        """Change a queue's limits; False when it does not exist."""
+        params = {f: getattr(q, f) for f in QUEUE_FIELDS if f not in (
+            "priority_enabled", "application_name", "database_backed")}
+        return bool(self.repo.all("queue_update", **params, now_ms=self.now_ms(), channel=self.channel))
+
+    def delete(self, name: str) -> None:
+        self.repo.all("queue_delete", name=name, channel=self.channel)
+
+    def wake(self, queue: str) -> None:
+        """A NOTIFY for the queue's workers (the coalescer's deferred wake-up)."""
+        self.repo.one("queue_wake", channel=self.channel, queue=queue)
+
+    def register_version(self, application_name: str, version: str) -> None:
+        self.repo.run("app_version_register", application_name=application_name, version=version,
+                      now_ms=self.now_ms())
+
+    def latest_version(self, application_name: str) -> str | None:
+        row = self.repo.one("app_version_latest", application_name=application_name)
+        return None if row is None else str(row["version"])
