@@ -14,6 +14,7 @@ if (_source_root / "supervisor" / "__init__.py").is_file() and not (
     __path__.append(str(_source_root))
 
 from . import errors as error  # noqa: E402
+from .bulk import EnqueueItem  # noqa: E402
 from .config import DBOSConfig  # noqa: E402
 from .context import SetEnqueueOptions, SetWorkflowID, SetWorkflowTimeout, StepStatus  # noqa: E402
 from .dbos import DBOS  # noqa: E402
@@ -55,6 +56,7 @@ __all__ = [
     "DBOSWorkersError",
     "DBOSWorkflowCancelledError",
     "DBOSWorkflowFunctionNotFoundError",
+    "EnqueueItem",
     "JSONSerializer",
     "PickleSerializer",
     "Queue",

@@ -1,4 +1,4 @@
-"""Group commit: concurrent writes of the same kind (workflow outcomes, step checkpoints)
+"""Group commit: concurrent writes of the same kind (enqueues, workflow outcomes, step checkpoints)
 share one statement and one commit (River's completer idea). One flusher thread per kind takes
 everything pending, writes it in one statement, then releases exactly the callers of that
 batch: `submit` returns only once its write is durable; `submit_nowait` returns at once and
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 import structlog
 
-from .db.records import Checkpoint, Completion, Ownership
+from .db.records import Checkpoint, Completion, Inserted, NewWorkflow, Ownership
 from .osname import name_thread
 
 if TYPE_CHECKING:
@@ -46,8 +46,13 @@ class _Slot(Generic[I, R]):
 
 class GroupCommit(Generic[I, R]):
     def __init__(self, flush: Callable[[list[I]], Sequence[R]], max_batch: int = MAX_BATCH,
-                 name: str = "dbos-group-commit") -> None:
+                 name: str = "dbos-group-commit", inline: bool = False) -> None:
         self._flush_fn, self.max_batch, self.name = flush, max_batch, name
+        # inline: a `submit` that finds nothing pending and no write under way writes itself,
+        # in its own thread (no hand-off: a lone enqueue costs what a plain insert costs);
+        # callers arriving meanwhile queue up for the flusher and share its next statement.
+        self.inline = inline
+        self._writing = 0
         self._mutex = threading.Lock()
         self._pending: list[_Slot[I, R]] = []
         self._wake = threading.Lock()  # held while the flusher sleeps; released to wake it
@@ -67,6 +72,17 @@ class GroupCommit(Generic[I, R]):
 
     def submit(self, item: I) -> R:
         """Write item with the next batch; returns its result once committed."""
+        if self.inline:
+            with self._mutex:
+                alone = not self._pending and self._writing == 0 and not self._closed
+                if alone:
+                    self._writing += 1
+            if alone:
+                try:
+                    return self._flush_fn([item])[0]
+                finally:
+                    with self._mutex:
+                        self._writing -= 1
         slot: _Slot[I, R] = _Slot(item, None)
         self._put(slot)
         assert slot.gate is not None
@@ -110,7 +126,12 @@ class GroupCommit(Generic[I, R]):
             with self._mutex:
                 batch = self._pending[:self.max_batch]
                 del self._pending[:self.max_batch]
-            self._flush(batch)
+                self._writing += 1
+            try:
+                self._flush(batch)
+            finally:
+                with self._mutex:
+                    self._writing -= 1
 
     def _flush(self, batch: list[_Slot[I, R]]) -> None:
         failure: BaseException | None = None
@@ -156,6 +177,8 @@ class Writers:
         self.outcomes: GroupCommit[Completion, None] = GroupCommit(self._complete, name="dbos-outcomes")
         self.checkpoints: GroupCommit[Checkpoint, Ownership | None] = GroupCommit(
             db.steps.record, name="dbos-checkpoints")
+        self.enqueues: GroupCommit[tuple[NewWorkflow, bool], Inserted | None] = GroupCommit(
+            db.workflows.enqueue, name="dbos-enqueues", inline=True)
         self._db = db
 
     def _complete(self, batch: list[Completion]) -> list[None]:
@@ -165,6 +188,7 @@ class Writers:
     def start(self) -> None:
         self.outcomes.start()
         self.checkpoints.start()
+        self.enqueues.start()
 
     def stop(self, timeout: float = 5.0) -> bool:
-        return self.outcomes.close(timeout) & self.checkpoints.close(timeout)
+        return self.enqueues.close(timeout) & self.outcomes.close(timeout) & self.checkpoints.close(timeout)

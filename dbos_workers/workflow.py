@@ -73,9 +73,10 @@ def _deadline(rt: Runtime, opts: StartOptions, parent: WorkflowContext | None,
     return None, None
 
 
-def _new_row(rt: Runtime, info: WorkflowInfo, workflow_id: str, inputs: str, placement: Placement,
-             parent: WorkflowContext | None) -> NewWorkflow:
-    opts = start_options()
+def new_row(rt: Runtime, info: WorkflowInfo, workflow_id: str, inputs: str, placement: Placement,
+            parent: WorkflowContext | None, opts: StartOptions | None = None) -> NewWorkflow:
+    """The row to insert for a start or an enqueue, under the options in effect (or `opts`)."""
+    opts = opts or start_options()
     queued = placement.mode == "queue"
     timeout_ms, deadline_ms = _deadline(rt, opts, parent, starts_now=not queued)
     now = rt.clock.now_ms()
@@ -108,16 +109,13 @@ def start(rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[s
     if parent is not None:
         flush_pending(rt, parent)  # the parent's last step is durable before its child exists
     workflow_id, fid = _assign_id(parent)
-    new = _new_row(rt, info, workflow_id, rt.serializer.serialize({"args": args, "kwargs": kwargs}),
+    new = new_row(rt, info, workflow_id, rt.serializer.serialize({"args": args, "kwargs": kwargs}),
                    placement, parent)
-    notify = new.status == "ENQUEUED" and rt.coalescer.claim_inline(str(new.queue_name))
-    try:
-        row = rt.db.workflows.insert(new, notify=notify)
-    except DuplicateKeyError:
-        raise DBOSQueueDeduplicatedError(workflow_id, str(new.queue_name),
-                                         str(new.deduplication_id)) from None
-    if row is None:  # a concurrent insert committed after our snapshot
+    row = _insert(rt, new)
+    if row is None:  # not visible: an insert that committed after our snapshot, or a dedup conflict
         found = rt.db.workflows.outcome(workflow_id)
+        if found is None and new.deduplication_id is not None:
+            raise DBOSQueueDeduplicatedError(workflow_id, str(new.queue_name), new.deduplication_id)
         row = None if found is None else Inserted(False, found.status, info.name, found.output, found.error)
     if row is not None and not row.inserted and row.name != info.name:
         raise DBOSConflictingWorkflowError(workflow_id, f"it runs {row.name!r}, not {info.name!r}")
@@ -132,6 +130,18 @@ def start(rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[s
 
 
 _unregistered_warned: set[str] = set()
+
+
+def _insert(rt: Runtime, new: NewWorkflow) -> Inserted | None:
+    """Queued rows go through the enqueue group commit (concurrent enqueues share one
+    statement); a row that runs here is inserted on its own."""
+    if new.owner_token is None:
+        notify = new.status == "ENQUEUED" and rt.coalescer.claim_inline(str(new.queue_name))
+        return rt.writers.enqueues.submit((new, notify))
+    try:
+        return rt.db.workflows.insert(new, notify=False)
+    except DuplicateKeyError:  # a PENDING start has no deduplication id: cannot happen
+        raise DBOSConflictingWorkflowError(new.workflow_id, "a unique constraint was violated") from None
 
 
 def enqueue(rt: Runtime, queue_name: str, info: WorkflowInfo, args: tuple[Any, ...],

@@ -18,10 +18,17 @@ from .records import (
     QueueSettings,
     WorkflowRecord,
 )
-from .repository import Tx
+from .repository import RollbackSignal, Tx
 from .store import Store, columns
 
 _NEW_FIELDS = tuple(f.name for f in dataclasses.fields(NewWorkflow))
+_ENQUEUE = {"workflow_ids": "workflow_id", "statuses": "status", "names": "name",
+            "class_names": "class_name", "config_names": "config_name", "inputs": "inputs",
+            "serializations": "serialization", "queue_names": "queue_name", "priorities": "priority",
+            "deduplication_ids": "deduplication_id", "application_versions": "application_version",
+            "application_names": "application_name", "max_recovery_attempts": "max_recovery_attempts",
+            "timeout_ms": "timeout_ms", "delay_until_ms": "delay_until_ms",
+            "parent_workflow_ids": "parent_workflow_id", "queue_partition_keys": "queue_partition_key"}
 _COMPLETION = {"workflow_ids": "workflow_id", "owner_tokens": "owner_token", "statuses": "status",
                "outputs": "output", "errors": "error"}
 
@@ -37,6 +44,39 @@ class WorkflowStore(Store):
         if row is None:
             return None
         return Inserted(row["inserted"], row["status"], row["name"], row["output"], row["error"])
+
+    def enqueue(self, batch: Sequence[tuple[NewWorkflow, bool]]) -> list[Inserted | None]:
+        """Insert queued rows (ENQUEUED or DELAYED) in one statement; per item (row, notify)
+        the row as it stands, or None when nothing with that id is visible (a deduplication
+        conflict, or an insert that committed after this statement's snapshot)."""
+        rows = self.repo.all("workflow_enqueue_batch", **columns([n for n, _ in batch], _ENQUEUE),
+                             notifies=[notify for _, notify in batch], now_ms=self.now_ms(),
+                             channel=self.channel)
+        out: list[Inserted | None] = []
+        for r in rows:
+            out.append(None if r["status"] is None else
+                       Inserted(r["inserted"], r["status"], r["name"], r["output"], r["error"]))
+        return out
+
+    def enqueue_atomic(self, rows: Sequence[NewWorkflow], chunk: int) -> list[int]:
+        """Insert all rows (in statements of `chunk`) in one transaction, or none of them:
+        returns the indexes of rows refused by a deduplication conflict (then nothing is
+        written). An id that exists already is not a conflict (enqueue is idempotent)."""
+        notify = [(r, True) for r in rows]
+
+        def insert_all(tx: Tx) -> list[int]:
+            refused: list[int] = []
+            for start in range(0, len(notify), chunk):
+                part = notify[start:start + chunk]
+                found = tx.all("workflow_enqueue_batch", **columns([n for n, _ in part], _ENQUEUE),
+                               notifies=[True] * len(part), now_ms=self.now_ms(), channel=self.channel)
+                refused += [start + i for i, r in enumerate(found) if r["status"] is None]
+            if refused:
+                raise RollbackSignal(refused)
+            return refused
+
+        result: list[int] = self.repo.call(insert_all, transaction=True)
+        return result
 
     def outcome(self, workflow_id: str) -> Outcome | None:
         row = self.repo.one("workflow_get_outcome", workflow_id=workflow_id)

@@ -32,6 +32,52 @@ SELECT FALSE, ws.status, ws.name, ws.output, ws.error, 0
 FROM workflow_status ws
 WHERE ws.workflow_uuid = %(workflow_id)s AND NOT EXISTS (SELECT 1 FROM ins);
 
+-- name: workflow_enqueue_batch
+-- Enqueue several workflows in one statement (concurrent enqueues of a process share it, and
+-- enqueue_many); idempotent on workflow id. Any conflict skips the row: a row with that id
+-- (existing) comes back with inserted = FALSE, a deduplication conflict with status NULL
+-- (the caller tells it from an insert that committed after this statement's snapshot); one
+-- row per input, in input order. Wakes
+-- the queues of new ENQUEUED rows whose item asked for it, once per queue.
+WITH input AS (
+    SELECT * FROM unnest(%(workflow_ids)s::TEXT[], %(statuses)s::TEXT[], %(names)s::TEXT[],
+                         %(class_names)s::TEXT[], %(config_names)s::TEXT[], %(inputs)s::TEXT[],
+                         %(serializations)s::TEXT[], %(queue_names)s::TEXT[],
+                         %(priorities)s::INTEGER[], %(deduplication_ids)s::TEXT[],
+                         %(application_versions)s::TEXT[], %(application_names)s::TEXT[],
+                         %(max_recovery_attempts)s::INTEGER[], %(timeout_ms)s::BIGINT[],
+                         %(delay_until_ms)s::BIGINT[], %(parent_workflow_ids)s::TEXT[],
+                         %(queue_partition_keys)s::TEXT[], %(notifies)s::BOOLEAN[]) WITH ORDINALITY
+        AS t(workflow_uuid, status, name, class_name, config_name, inputs, serialization,
+             queue_name, priority, deduplication_id, application_version, application_name,
+             max_recovery_attempts, workflow_timeout_ms, delay_until_epoch_ms,
+             parent_workflow_id, queue_partition_key, notify, ord)
+), ins AS (
+    INSERT INTO workflow_status (
+        workflow_uuid, status, name, class_name, config_name, inputs, serialization, queue_name,
+        priority, deduplication_id, application_version, application_name, recovery_attempts,
+        max_recovery_attempts, workflow_timeout_ms, delay_until_epoch_ms, parent_workflow_id,
+        queue_partition_key, created_at, updated_at)
+    SELECT workflow_uuid, status, name, class_name, config_name, inputs, serialization,
+           queue_name, priority, deduplication_id, application_version, application_name, 0,
+           max_recovery_attempts, workflow_timeout_ms, delay_until_epoch_ms, parent_workflow_id,
+           queue_partition_key, %(now_ms)s, %(now_ms)s
+    FROM input
+    ON CONFLICT DO NOTHING
+    RETURNING workflow_uuid, status, queue_name
+), wake AS (
+    SELECT pg_notify(%(channel)s, 'q:' || q.queue_name)
+    FROM (SELECT DISTINCT ins.queue_name FROM ins JOIN input i ON i.workflow_uuid = ins.workflow_uuid
+          WHERE ins.status = 'ENQUEUED' AND i.notify) AS q
+)
+SELECT i.workflow_uuid, ins.workflow_uuid IS NOT NULL AS inserted,
+       COALESCE(ins.status, ws.status) AS status, COALESCE(ws.name, i.name) AS name,
+       ws.output, ws.error, (SELECT count(*) FROM wake) AS woke
+FROM input i
+LEFT JOIN ins ON ins.workflow_uuid = i.workflow_uuid
+LEFT JOIN workflow_status ws ON ws.workflow_uuid = i.workflow_uuid AND ins.workflow_uuid IS NULL
+ORDER BY i.ord;
+
 -- name: workflow_get
 SELECT workflow_uuid, status, name, class_name, config_name, inputs, output, error,
        serialization, queue_name, priority, deduplication_id, executor_id, owner_token,

@@ -49,7 +49,7 @@ class FakeWorkflows:
         self.claims: list[int] = []  # rows per claim statement
         self.parked: list[ClaimedWorkflow] = []
 
-    def enqueue(self, workflow_id: str, name: str, queue: str = "q", args: tuple[Any, ...] = ()) -> None:
+    def add_queued(self, workflow_id: str, name: str, queue: str = "q", args: tuple[Any, ...] = ()) -> None:
         inputs = PickleSerializer().serialize({"args": args, "kwargs": {}})
         self.queued.append(ClaimedWorkflow(workflow_id, "token", name, None, None, inputs, queue,
                                            1, None, None, False))
@@ -85,6 +85,9 @@ class FakeWorkflows:
             raise RuntimeError("the database is gone")
         with self.lock:
             self.completed.extend(batch)
+
+    def enqueue(self, batch: Sequence[tuple[NewWorkflow, bool]]) -> list[Inserted | None]:
+        return [self.insert(new, notify=notify) for new, notify in batch]
 
     def insert(self, new: NewWorkflow, *, notify: bool) -> Inserted:
         with self.lock:

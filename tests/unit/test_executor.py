@@ -31,7 +31,7 @@ def test_slots_are_held_from_claim_until_the_outcome_is_durable() -> None:
     release = threading.Event()
     db = FakeDatabase()
     for i in range(10):
-        db.workflows.enqueue(f"w{i}", "body", "q")
+        db.workflows.add_queued(f"w{i}", "body", "q")
     ex = _executor(_registry(lambda: release.wait(10), Queue("q")), db, capacity=4)
     assert ex.claim_once() == 4
     assert ex.rt.inflight.counts() == (4, 4) and ex.claimer.free() == 0
@@ -50,8 +50,8 @@ def test_worker_concurrency_caps_a_queue_in_the_ledger() -> None:
     release = threading.Event()
     db = FakeDatabase()
     for i in range(5):
-        db.workflows.enqueue(f"a{i}", "body", "capped")
-        db.workflows.enqueue(f"b{i}", "body", "free")
+        db.workflows.add_queued(f"a{i}", "body", "capped")
+        db.workflows.add_queued(f"b{i}", "body", "free")
     registry = _registry(lambda: release.wait(10), Queue("capped", worker_concurrency=2), Queue("free"))
     ex = _executor(registry, db, capacity=6)
     assert ex.claim_once() == 6
@@ -65,7 +65,7 @@ def test_worker_concurrency_caps_a_queue_in_the_ledger() -> None:
 def test_a_failed_outcome_write_still_frees_the_slot() -> None:
     db = FakeDatabase()
     db.workflows.fail_completions = True
-    db.workflows.enqueue("w", "body", "q")
+    db.workflows.add_queued("w", "body", "q")
     ex = _executor(_registry(lambda: 7, Queue("q")), db)
     assert ex.claim_once() == 1
     wait_until(lambda: ex.rt.inflight.counts() == (0, 0), 5)
@@ -75,8 +75,8 @@ def test_a_failed_outcome_write_still_frees_the_slot() -> None:
 
 def test_an_unknown_workflow_name_is_parked_never_claimed() -> None:
     db = FakeDatabase()
-    db.workflows.enqueue("w1", "nobody-knows-me", "q")
-    db.workflows.enqueue("w2", "body", "q")
+    db.workflows.add_queued("w1", "nobody-knows-me", "q")
+    db.workflows.add_queued("w2", "body", "q")
     registry = _registry(lambda: 7, Queue("q"))
     ex = _executor(registry, db)
     assert ex.claim_once() == 1  # only the known one
