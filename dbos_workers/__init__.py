@@ -17,6 +17,7 @@ from . import errors as error  # noqa: E402
 from .config import DBOSConfig  # noqa: E402
 from .context import SetEnqueueOptions, SetWorkflowID, SetWorkflowTimeout, StepStatus  # noqa: E402
 from .dbos import DBOS  # noqa: E402
+from .debouncer import Debouncer  # noqa: E402
 from .errors import (  # noqa: E402
     DBOSAwaitedWorkflowCancelledError,
     DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded,
@@ -34,7 +35,9 @@ from .errors import (  # noqa: E402
     DBOSWorkflowFunctionNotFoundError,
 )
 from .handle import WorkflowHandle  # noqa: E402
+from .messages import SendMessage  # noqa: E402
 from .queue import Queue, QueueRateLimit  # noqa: E402
+from .schedules import ScheduleInput, WorkflowSchedule  # noqa: E402
 from .serialization import JSONSerializer, PickleSerializer, Serializer  # noqa: E402
 from .status import WorkflowStatus  # noqa: E402
 
@@ -55,16 +58,20 @@ __all__ = [
     "DBOSWorkersError",
     "DBOSWorkflowCancelledError",
     "DBOSWorkflowFunctionNotFoundError",
+    "Debouncer",
     "JSONSerializer",
     "PickleSerializer",
     "Queue",
     "QueueRateLimit",
+    "ScheduleInput",
+    "SendMessage",
     "Serializer",
     "SetEnqueueOptions",
     "SetWorkflowID",
     "SetWorkflowTimeout",
     "StepStatus",
     "WorkflowHandle",
+    "WorkflowSchedule",
     "WorkflowStatus",
     "error",
 ]

@@ -90,6 +90,9 @@ class StartOptions:
     deduplication_id: str | None = None
     priority: int | None = None
     delay_seconds: float | None = None
+    # Set by Debouncer only: the row is a debounced DELAYED workflow with this deadline.
+    debounced: bool = False
+    debounce_deadline_ms: int | None = None
 
 
 _options: contextvars.ContextVar[StartOptions] = contextvars.ContextVar(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..clock import Clock
+from .debounce import DebounceStore
 from .executors import ExecutorStore, QueueStore
 from .leader import LeaderStore
 from .maintenance import MaintenanceStore
@@ -10,6 +11,7 @@ from .messages import MessageStore
 from .repository import Repository
 from .schedules import ScheduleStore
 from .steps import StepStore
+from .streams import StreamStore
 from .workflows import WorkflowStore
 
 
@@ -20,6 +22,8 @@ class SystemDatabase:
         self.workflows = WorkflowStore(*args)
         self.steps = StepStore(*args)
         self.messages = MessageStore(*args)
+        self.streams = StreamStore(*args)
+        self.debounce = DebounceStore(*args)
         self.executors = ExecutorStore(*args)
         self.queues = QueueStore(*args)
         self.schedules = ScheduleStore(*args)

@@ -33,6 +33,11 @@ class WorkflowStore(Store):
         row = self.repo.one("workflow_get_outcome", workflow_id=workflow_id)
         return None if row is None else Outcome(row["status"], row["output"], row["error"])
 
+    def first_finished(self, workflow_ids: list[str]) -> str | None:
+        """Of these workflows, the one that finished first (None: all still active)."""
+        row = self.repo.one("workflow_first_finished", workflow_ids=workflow_ids)
+        return None if row is None else str(row["workflow_uuid"])
+
     def get(self, workflow_id: str) -> WorkflowRecord | None:
         row = self.repo.one("workflow_get", workflow_id=workflow_id)
         return None if row is None else WorkflowRecord.of(row)
