@@ -50,6 +50,10 @@ def test_create_get_list_and_their_errors(launch: Any) -> None:
         with pytest.raises(DBOSException, match=words):
             DBOS.create_schedule(schedule_name="test-schedule", workflow_fn=job, **kwargs)
 
+    DBOS._rt().registry.workflows.pop(other.__qualname__)  # a workflow this process no longer has
+    with pytest.raises(DBOSException, match=f"Workflow function '{other.__qualname__}' is not registered"):
+        DBOS.create_schedule(schedule_name="other-schedule", workflow_fn=other, schedule="0 0 * * *")
+    DBOS.workflow()(other.__wrapped__)  # type: ignore[attr-defined]
     DBOS.create_schedule(schedule_name="other-schedule", workflow_fn=other, schedule="0 0 * * *")
     DBOS.pause_schedule("other-schedule")
     DBOS.pause_schedule("no-such-schedule")  # a no-op, as DBOS

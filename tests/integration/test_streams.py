@@ -278,3 +278,35 @@ def test_a_reading_workflow_notices_its_cancellation(launch: Any) -> None:
     finally:
         release.set()
     writer_handle.get_result(timeout=10)
+
+
+def test_a_value_never_lands_once_another_execution_owns_the_writer(launch: Any, pg_url: str,
+                                                                      schema: str) -> None:
+    """The write is fenced by the owner token in its own statement: a stale execution (its
+    workflow taken over, here by hand) writes nothing, from the workflow or from a step."""
+    gate = threading.Event()
+
+    @DBOS.step()
+    def step_write() -> None:
+        DBOS.write_stream("s", "from-stale-step")
+
+    @DBOS.workflow()
+    def writer(in_step: bool) -> None:
+        DBOS.write_stream("s", "before")
+        gate.wait(10)
+        if in_step:
+            step_write()
+        else:
+            DBOS.write_stream("s", "from-stale-workflow")
+
+    launch()
+    for wid, in_step in (("w8", False), ("w9", True)):
+        gate.clear()
+        with SetWorkflowID(wid):
+            DBOS.start_workflow(writer, in_step)
+        wait_until(lambda wid=wid: _stream_rows(pg_url, schema, wid))
+        query(pg_url, schema, "UPDATE workflow_status SET owner_token = 'another-execution' "
+              "WHERE workflow_uuid = %s", wid)
+        gate.set()
+        wait_until(lambda wid=wid: wid not in DBOS._rt().inflight, 10)  # the stale run stopped
+        assert [r["offset"] for r in _stream_rows(pg_url, schema, wid)] == [0]
