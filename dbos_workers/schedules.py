@@ -140,7 +140,8 @@ def apply(rt: Runtime, entries: list[ScheduleInput]) -> None:
         for required in ("schedule_name", "workflow_fn", "schedule"):
             if required not in entry:
                 raise DBOSWorkersError(f"Schedule entry {i} is missing required field '{required}'")
-        d = _definition(rt, **entry)
+        known: dict[str, Any] = {k: v for k, v in entry.items() if k in ScheduleInput.__annotations__}
+        d = _definition(rt, **known)
         definitions.pop(d.name, None)
         definitions[d.name] = d  # the last entry of a name wins, as applied in order
     if definitions:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 import time
 from collections import deque
 from collections.abc import Generator
@@ -99,7 +100,7 @@ class StreamReader:
         self.ctx: WorkflowContext | None = current_workflow() if current_step() is None else None
         self._ahead: deque[str] = deque()  # serialized values read ahead of offset
         self._watch = contextlib.ExitStack()
-        self._woken: Any = None
+        self._woken: threading.Event | None = None
         self._ended = False
 
     def __iter__(self) -> StreamReader:
@@ -150,7 +151,7 @@ class StreamReader:
         self.offset += 1
         return rt.serializer.deserialize(body)
 
-    def _watching(self) -> Any:
+    def _watching(self) -> threading.Event:
         if self._woken is None:
             self.rt.listen_done()
             self._woken = self._watch.enter_context(self.rt.waiters.watch(
