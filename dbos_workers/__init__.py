@@ -18,6 +18,7 @@ from .bulk import EnqueueItem  # noqa: E402
 from .config import DBOSConfig  # noqa: E402
 from .context import SetEnqueueOptions, SetWorkflowID, SetWorkflowTimeout, StepStatus  # noqa: E402
 from .dbos import DBOS  # noqa: E402
+from .debouncer import Debouncer  # noqa: E402
 from .errors import (  # noqa: E402
     DBOSAwaitedWorkflowCancelledError,
     DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded,
@@ -35,7 +36,9 @@ from .errors import (  # noqa: E402
     DBOSWorkflowFunctionNotFoundError,
 )
 from .handle import WorkflowHandle  # noqa: E402
+from .messages import SendMessage  # noqa: E402
 from .queue import Queue, QueueRateLimit  # noqa: E402
+from .schedules import ScheduleInput, WorkflowSchedule  # noqa: E402
 from .serialization import JSONSerializer, PickleSerializer, Serializer  # noqa: E402
 from .status import WorkflowStatus  # noqa: E402
 
@@ -56,17 +59,21 @@ __all__ = [
     "DBOSWorkersError",
     "DBOSWorkflowCancelledError",
     "DBOSWorkflowFunctionNotFoundError",
+    "Debouncer",
     "EnqueueItem",
     "JSONSerializer",
     "PickleSerializer",
     "Queue",
     "QueueRateLimit",
+    "ScheduleInput",
+    "SendMessage",
     "Serializer",
     "SetEnqueueOptions",
     "SetWorkflowID",
     "SetWorkflowTimeout",
     "StepStatus",
     "WorkflowHandle",
+    "WorkflowSchedule",
     "WorkflowStatus",
     "error",
 ]

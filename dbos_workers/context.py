@@ -91,6 +91,9 @@ class StartOptions:
     priority: int | None = None
     delay_seconds: float | None = None
     queue_partition_key: str | None = None
+    # Set by Debouncer only: the row is a debounced DELAYED workflow with this deadline.
+    debounced: bool = False
+    debounce_deadline_ms: int | None = None
 
 
 _options: contextvars.ContextVar[StartOptions] = contextvars.ContextVar(

@@ -12,8 +12,9 @@ from typing import Any, TypeVar
 
 import structlog
 
-from . import messages, queue_limits, queue_registry, schedules, steps
+from . import messages, queue_limits, queue_registry, steps
 from . import workflow as wf
+from .comms_api import CommsAPI
 from .config import DBOSConfig, Settings, build_settings
 from .context import current_step, current_workflow
 from .errors import (
@@ -64,7 +65,7 @@ class _DBOSMeta(type):
         return DBOS._settings().application_version
 
 
-class DBOS(metaclass=_DBOSMeta):
+class DBOS(CommsAPI, metaclass=_DBOSMeta):
     """The DBOS singleton. `DBOS(config=...)` then `DBOS.launch()`."""
 
     _instance: DBOS | None = None
@@ -160,36 +161,6 @@ class DBOS(metaclass=_DBOSMeta):
             return func
 
         return decorator
-
-    @classmethod
-    def create_schedule(cls, *, schedule_name: str, workflow_fn: Callable[..., Any], schedule: str,
-                        context: Any = None, automatic_backfill: bool = False,
-                        cron_timezone: str | None = None, queue_name: str | None = None) -> None:
-        """Store a schedule; the leader runs workflow_fn(scheduled_time, context) at each tick."""
-        schedules.create(cls._rt(), info_of(workflow_fn), schedule_name=schedule_name,
-                         schedule=schedule, context=context, automatic_backfill=automatic_backfill,
-                         cron_timezone=cron_timezone, queue_name=queue_name)
-
-    @classmethod
-    def list_schedules(cls, *, status: str | None = None, workflow_name: str | None = None,
-                       schedule_name_prefix: str | None = None) -> list[schedules.WorkflowSchedule]:
-        return schedules.list_all(cls._rt(), status, workflow_name, schedule_name_prefix)
-
-    @classmethod
-    def get_schedule(cls, schedule_name: str) -> schedules.WorkflowSchedule | None:
-        return schedules.get(cls._rt(), schedule_name)
-
-    @classmethod
-    def pause_schedule(cls, schedule_name: str) -> None:
-        schedules.set_status(cls._rt(), schedule_name, "PAUSED")
-
-    @classmethod
-    def resume_schedule(cls, schedule_name: str) -> None:
-        schedules.set_status(cls._rt(), schedule_name, "ACTIVE")
-
-    @classmethod
-    def delete_schedule(cls, schedule_name: str) -> None:
-        schedules.delete(cls._rt(), schedule_name)
 
     @classmethod
     def step(cls, *, name: str | None = None, retries_allowed: bool = False,

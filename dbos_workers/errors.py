@@ -160,6 +160,17 @@ class DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded(DBOSWorkersError):
 
 
 
+class DBOSStreamTimeoutError(DBOSWorkersError):
+    """No value arrived on a stream within its timeout (or the stream ended before it)."""
+
+    def __init__(self, workflow_id: str, key: str, timeout_seconds: float | None = None) -> None:
+        self.workflow_id = workflow_id
+        self.key = key
+        self.timeout_seconds = timeout_seconds
+        within = f" within {timeout_seconds} seconds" if timeout_seconds is not None else ""
+        super().__init__(f"No value arrived on stream {key} of workflow {workflow_id}{within}")
+
+
 class DBOSWorkflowConflictIDError(DBOSWorkersError):
     """Another execution owns this workflow now."""
 

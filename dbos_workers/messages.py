@@ -1,9 +1,11 @@
-"""send/recv (exactly-once delivery) and set_event/get_event, woken by NOTIFY."""
+"""send/send_bulk/recv (exactly-once delivery) and set_event/get_event/get_all_events,
+woken by NOTIFY."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from .context import current_step, current_workflow
@@ -35,6 +37,16 @@ def _topic(topic: str | None) -> str:
     return NULL_TOPIC if topic is None else _text("topic", topic)
 
 
+@dataclass
+class SendMessage:
+    """One message of DBOS.send_bulk."""
+
+    destination_id: str
+    message: Any
+    topic: str | None = None
+    idempotency_key: str | None = None
+
+
 def send(rt: Runtime, destination_id: str, message: Any, topic: str | None,
          idempotency_key: str | None = None) -> None:
     _text("destination workflow id", destination_id)
@@ -56,6 +68,34 @@ def send(rt: Runtime, destination_id: str, message: Any, topic: str | None,
             raise DBOSNonExistentWorkflowError(destination_id) from None
 
     operation(rt, "DBOS.send", insert)
+
+
+def send_bulk(rt: Runtime, batch: list[SendMessage]) -> None:
+    """Send every message in one transaction (all or none). An idempotency key is scoped per
+    destination (`<key>::<destination>`); a key used twice in one batch is rejected. In a
+    workflow the whole batch is one operation, `DBOS.send_bulk`."""
+    keys = [m.idempotency_key for m in batch if m.idempotency_key]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates:
+        raise DBOSWorkersError(f"send_bulk received duplicate idempotency keys: {', '.join(duplicates)}")
+    rows = [(_text("destination workflow id", m.destination_id), _topic(m.topic),
+             rt.serializer.serialize(m.message), m.idempotency_key) for m in batch]
+
+    def insert(ctx: Any, fid: int) -> None:
+        ids = []
+        for i, (dest, _, _, key) in enumerate(rows):
+            if key is not None:
+                ids.append(f"{_text('idempotency key', key)}::{dest}")
+            else:  # deterministic in a workflow: a replay re-sends nothing
+                ids.append(f"{ctx.workflow_id}-{fid}-{i}" if ctx is not None else uuid.uuid4().hex)
+        if not rows:
+            return
+        try:
+            rt.db.messages.send_batch(ids, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+        except MissingReferenceError:
+            raise DBOSNonExistentWorkflowError(", ".join(sorted({r[0] for r in rows}))) from None
+
+    operation(rt, "DBOS.send_bulk", insert)
 
 
 def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
@@ -122,3 +162,13 @@ def get_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: float) -
                 woken.clear()
 
     return operation(rt, "DBOS.getEvent", wait)
+
+
+def get_all_events(rt: Runtime, workflow_id: str) -> dict[str, Any]:
+    """Every event the workflow has set, with its latest value. In a workflow, an operation."""
+    _text("workflow id", workflow_id)
+
+    def read(_: Any, __: int) -> dict[str, Any]:
+        return {k: rt.serializer.deserialize(v) for k, v in rt.db.messages.events(workflow_id).items()}
+
+    return operation(rt, "DBOS.get_events", read)  # type: ignore[no-any-return]

@@ -68,8 +68,8 @@ def _deadline(rt: Runtime, opts: StartOptions, parent: WorkflowContext | None,
             return None, None
         timeout_ms = int(opts.timeout_sec * 1000)
         return timeout_ms, (rt.clock.now_ms() + timeout_ms) if starts_now else None
-    if parent is not None and parent.deadline_ms is not None:
-        return None, parent.deadline_ms
+    if parent is not None and parent.deadline_ms is not None and not opts.debounced:
+        return None, parent.deadline_ms  # (a debounced start waits longer than its parent may)
     return None, None
 
 
@@ -96,7 +96,8 @@ def new_row(rt: Runtime, info: WorkflowInfo, workflow_id: str, inputs: str, plac
         delay_until_ms=(now + delay_ms) if delay_ms else None,
         parent_workflow_id=parent.workflow_id if parent else None,
         started_at_ms=None if queued else now,
-        queue_partition_key=opts.queue_partition_key if queued else None)
+        queue_partition_key=opts.queue_partition_key if queued else None,
+        is_debounced=queued and opts.debounced, debounce_deadline_ms=opts.debounce_deadline_ms if queued else None)
 
 
 def start(rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[str, Any],

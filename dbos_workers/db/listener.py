@@ -2,10 +2,10 @@
 what changed and wakes whoever waits on that key. Four channels: the work channel carries
 `q:<queue>` (runnable work) and `Q:<queue>` (its row changed) for the workers; the cancel
 channel `x:<workflow>` (stop it) for every process; the done channel `c:<workflow>`
-(finished), `m:<workflow>::<topic>` (message) and `e:<workflow>::<key>` (event) only for a
-process with waiters, so a busy pool does not fan every completion out to every worker, nor
-every enqueue to the app processes; the parked channel `p:<workflow name>` (rows of a name
-their claimer did not know) for claimers.
+(finished), `m:<workflow>::<topic>` (message), `e:<workflow>::<key>` (event) and
+`s:<workflow>::<key>` (stream value) only for a process with waiters, so a busy pool does not
+fan every completion out to every worker, nor every enqueue to the app processes; the parked
+channel `p:<workflow name>` (rows of a name their claimer did not know) for claimers.
 
 Waiters register *before* they check the database, so a notification that lands between the
 check and the wait is never lost; they still re-check on a polling backstop. After a
@@ -52,19 +52,23 @@ class Waiters:
         self._queue_row_hooks: list[Callable[[str | None], None]] = []
 
     @contextlib.contextmanager
-    def watch(self, key: str) -> Iterator[threading.Event]:
+    def watch(self, *keys: str) -> Iterator[threading.Event]:
+        """One event, set by a payload on any of the keys (e.g. a stream's values and its
+        writer's completion; the first of several workflows to finish)."""
         event = threading.Event()
         with self._lock:
-            self._events.setdefault(key, set()).add(event)
+            for key in keys:
+                self._events.setdefault(key, set()).add(event)
         try:
             yield event
         finally:
             with self._lock:
-                events = self._events.get(key)
-                if events is not None:
-                    events.discard(event)
-                    if not events:
-                        del self._events[key]
+                for key in keys:
+                    events = self._events.get(key)
+                    if events is not None:
+                        events.discard(event)
+                        if not events:
+                            del self._events[key]
 
     def on_queue(self, callback: Callable[[str | None], None]) -> None:
         """callback(queue_name) on `q:` payloads; callback(None) after a reconnect."""

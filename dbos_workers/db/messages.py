@@ -26,6 +26,13 @@ class MessageStore(Store):
         self.repo.all("message_send", message_id=message_id, destination_id=destination_id,
                       topic=topic, message=body, now_ms=self.now_ms(), channel=self.channel)
 
+    def send_batch(self, message_ids: list[str], destination_ids: list[str], topics: list[str],
+                   bodies: list[str]) -> None:
+        """Insert several messages in one statement (all or none), each idempotent on its id.
+        Raises MissingReferenceError when a destination workflow does not exist."""
+        self.repo.all("message_send_batch", message_ids=message_ids, destination_ids=destination_ids,
+                      topics=topics, messages=bodies, now_ms=self.now_ms(), channel=self.channel)
+
     def receive(self, checkpoint: Checkpoint, topic: str, *, timed_out: bool,
                 check: Callable[[Ownership | None], None], timeout_value: str) -> Received:
         """In one transaction: consume the oldest message on the topic and record it as the
@@ -61,3 +68,7 @@ class MessageStore(Store):
     def get_event(self, workflow_id: str, key: str) -> str | None:
         row = self.repo.one("event_get", workflow_id=workflow_id, key=key)
         return None if row is None else str(row["value"])
+
+    def events(self, workflow_id: str) -> dict[str, str]:
+        """Every event of a workflow: {key: serialized latest value}."""
+        return {r["key"]: r["value"] for r in self.repo.all("event_list", workflow_id=workflow_id)}

@@ -36,6 +36,8 @@ class NewWorkflow:
     parent_workflow_id: str | None
     started_at_ms: int | None
     queue_partition_key: str | None = None
+    is_debounced: bool = False  # a Debouncer's DELAYED row (see migration 11)
+    debounce_deadline_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,12 +218,17 @@ class ScheduleRecord:
     queue_name: str | None
     last_fired_at: int | None
     created_at: int | None
+    schedule_id: str = ""
+    workflow_class_name: str | None = None
+    application_name: str | None = None
+    resumed_at: int | None = None  # when a paused schedule was last resumed
 
     @classmethod
     def of(cls, r: dict[str, Any]) -> ScheduleRecord:
         return cls(r["schedule_name"], r["workflow_name"], r["schedule"], r["status"], r["kind"],
                    r["context"], r["automatic_backfill"], r["cron_timezone"], r["queue_name"],
-                   r["last_fired_at"], r["created_at"])
+                   r["last_fired_at"], r["created_at"], r["schedule_id"], r["workflow_class_name"],
+                   r["application_name"], r["resumed_at"])
 
 
 @dataclass(frozen=True, slots=True)

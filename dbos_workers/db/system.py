@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..clock import Clock
+from .debounce import DebounceStore
 from .executors import ExecutorStore
 from .leader import LeaderStore
 from .maintenance import MaintenanceStore
@@ -11,6 +12,7 @@ from .queues import QueueStore
 from .repository import Repository
 from .schedules import ScheduleStore
 from .steps import StepStore
+from .streams import StreamStore
 from .workflows import WorkflowStore
 
 
@@ -21,6 +23,8 @@ class SystemDatabase:
         self.workflows = WorkflowStore(*args)
         self.steps = StepStore(*args)
         self.messages = MessageStore(*args)
+        self.streams = StreamStore(*args)
+        self.debounce = DebounceStore(*args)
         self.executors = ExecutorStore(*args)
         self.queues = QueueStore(*args)
         self.schedules = ScheduleStore(*args)

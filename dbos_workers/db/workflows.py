@@ -28,7 +28,8 @@ _ENQUEUE = {"workflow_ids": "workflow_id", "statuses": "status", "names": "name"
             "deduplication_ids": "deduplication_id", "application_versions": "application_version",
             "application_names": "application_name", "max_recovery_attempts": "max_recovery_attempts",
             "timeout_ms": "timeout_ms", "delay_until_ms": "delay_until_ms",
-            "parent_workflow_ids": "parent_workflow_id", "queue_partition_keys": "queue_partition_key"}
+            "parent_workflow_ids": "parent_workflow_id", "queue_partition_keys": "queue_partition_key",
+            "is_debounced": "is_debounced", "debounce_deadlines_ms": "debounce_deadline_ms"}
 _COMPLETION = {"workflow_ids": "workflow_id", "owner_tokens": "owner_token", "statuses": "status",
                "outputs": "output", "errors": "error"}
 
@@ -81,6 +82,11 @@ class WorkflowStore(Store):
     def outcome(self, workflow_id: str) -> Outcome | None:
         row = self.repo.one("workflow_get_outcome", workflow_id=workflow_id)
         return None if row is None else Outcome(row["status"], row["output"], row["error"])
+
+    def first_finished(self, workflow_ids: list[str]) -> str | None:
+        """Of these workflows, the one that finished first (None: all still active)."""
+        row = self.repo.one("workflow_first_finished", workflow_ids=workflow_ids)
+        return None if row is None else str(row["workflow_uuid"])
 
     def get(self, workflow_id: str) -> WorkflowRecord | None:
         row = self.repo.one("workflow_get", workflow_id=workflow_id)

@@ -18,6 +18,7 @@ from croniter import croniter
 from ..context import SetWorkflowID
 from ..db.records import ScheduleRecord
 from ..errors import DBOSConfigError
+from ..handle import WorkflowHandle
 from ..registry import DEFAULT_MAX_RECOVERY_ATTEMPTS, INTERNAL_QUEUE, WorkflowInfo
 from ..runtime import Runtime
 from ..workflow import Placement, start
@@ -30,13 +31,14 @@ BACKFILL_MAX = 10_000
 def parse_cron(expr: str) -> tuple[str, bool]:
     """Validate a 5- or 6-field (seconds first) cron string; returns (expr, has_seconds)."""
     if not isinstance(expr, str):
-        raise DBOSConfigError(f"cron schedule must be a string, got {type(expr).__name__}")
+        raise DBOSConfigError(f"Invalid cron schedule: {expr!r} (a string is required, got "
+                              f"{type(expr).__name__})")
     fields = expr.split()
     if len(fields) not in (5, 6):
-        raise DBOSConfigError(f"cron schedule {expr!r} must have 5 fields (or 6 with seconds first)")
+        raise DBOSConfigError(f"Invalid cron schedule: '{expr}' (5 fields, or 6 with seconds first)")
     seconds = len(fields) == 6
     if not croniter.is_valid(expr, second_at_beginning=seconds):
-        raise DBOSConfigError(f"cron schedule {expr!r} is malformed")
+        raise DBOSConfigError(f"Invalid cron schedule: '{expr}'")
     return expr, seconds
 
 
@@ -46,7 +48,8 @@ def parse_timezone(name: str | None) -> dt.tzinfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise DBOSConfigError(f"cron_timezone {name!r} is not a known IANA time zone (e.g. 'Europe/Paris')") from None
+        raise DBOSConfigError(f"Invalid timezone: '{name}' (not a known IANA time zone, "
+                              "e.g. 'Europe/Paris')") from None
 
 
 def ticks_between(expr: str, after_ms: int, until_ms: int, tz: str | None = None,
@@ -77,6 +80,22 @@ def _unknown(*_: Any) -> None:
     raise AssertionError("a stand-in for a workflow this process does not know is never run")
 
 
+def enqueue_tick(rt: Runtime, d: ScheduleRecord, tick: dt.datetime, workflow_id: str) -> WorkflowHandle[Any]:
+    """Enqueue one run of a schedule as `workflow_id` (insert-or-ignore: a tick already
+    enqueued is left as it is), on its queue or the internal one. A stored schedule's workflow
+    gets (tick, context), a decorator's (tick, now). A workflow this process does not know is
+    enqueued all the same: it waits for a process that knows it."""
+    info = rt.registry.workflows.get(d.workflow_name) or WorkflowInfo(
+        d.workflow_name, _unknown, DEFAULT_MAX_RECOVERY_ATTEMPTS, "", d.workflow_class_name)
+    if d.kind == "decorator":
+        second: Any = dt.datetime.fromtimestamp(rt.clock.now_ms() / 1000, tz=dt.UTC)
+    else:
+        second = None if d.context is None else rt.serializer.deserialize(d.context)
+    with SetWorkflowID(workflow_id):
+        handle, _ = start(rt, info, (tick, second), {}, Placement("queue", d.queue_name or INTERNAL_QUEUE))
+    return handle
+
+
 class Cron:
     def __init__(self, rt: Runtime, reload_sec: float = 2.0) -> None:
         self.rt, self.reload_sec = rt, reload_sec
@@ -87,7 +106,7 @@ class Cron:
 
     def register(self) -> None:
         for workflow_name, expr in self.rt.registry.schedules:
-            self.rt.db.schedules.register(workflow_name, workflow_name, expr)
+            self.rt.db.schedules.register(workflow_name, workflow_name, expr, self.rt.settings.name)
 
     def reset(self) -> None:
         """Leadership changed: re-read where each schedule stands."""
@@ -96,14 +115,14 @@ class Cron:
 
     def definitions(self) -> list[ScheduleRecord]:
         if self.rt.clock.monotonic() - self._loaded_at >= self.reload_sec:
-            self._defs = self.rt.db.schedules.find(status="ACTIVE")
+            self._defs = self.rt.db.schedules.find(status="ACTIVE", application_name=self.rt.settings.name)
             self._loaded_at = self.rt.clock.monotonic()
         return self._defs
 
     def _start_from(self, d: ScheduleRecord, now: int) -> int:
         last = max(self.last.get(d.name, 0), d.last_fired_at or 0) or d.created_at or now
-        if not d.automatic_backfill:  # only a failover's worth of missed ticks fire late
-            last = max(last, now - self.failover_window_ms)
+        if not d.automatic_backfill:  # only a failover's worth of missed ticks fire late,
+            last = max(last, now - self.failover_window_ms, d.resumed_at or 0)  # none of a pause
         return last
 
     def fire_due(self, lease_valid: Callable[[], bool] = lambda: True) -> int:
@@ -122,13 +141,6 @@ class Cron:
         return fired
 
     def _fire(self, d: ScheduleRecord, tick: dt.datetime, now_ms: int) -> None:
-        info = self.rt.registry.workflows.get(d.workflow_name) or WorkflowInfo(
-            d.workflow_name, _unknown, DEFAULT_MAX_RECOVERY_ATTEMPTS, "")
-        if d.kind == "decorator":
-            second: Any = dt.datetime.fromtimestamp(now_ms / 1000, tz=dt.UTC)
-        else:
-            second = None if d.context is None else self.rt.serializer.deserialize(d.context)
-        with SetWorkflowID(f"sched-{d.name}-{tick.isoformat()}"):
-            start(self.rt, info, (tick, second), {}, Placement("queue", d.queue_name or INTERNAL_QUEUE))
+        enqueue_tick(self.rt, d, tick, f"sched-{d.name}-{tick.isoformat()}")
         self.rt.db.schedules.fired(d.name, int(tick.timestamp() * 1000))
         log.debug("schedule_fired", schedule=d.name, tick=tick.isoformat())

@@ -50,9 +50,11 @@ FROM stale WHERE holder_pid IS NOT NULL;
 SELECT instance_id, executor_id, elected_at, renewed_at FROM leader WHERE election_key = %(key)s;
 
 -- name: maintenance_promote_delayed
--- DELAYED workflows that are due become ENQUEUED (bounded batch); wakes their queues.
+-- DELAYED workflows that are due become ENQUEUED (bounded batch); wakes their queues. A
+-- debounced one gives its debounce key (deduplication id) up: the next debounce starts afresh.
 WITH due AS (
-    UPDATE workflow_status SET status = 'ENQUEUED', updated_at = %(now_ms)s
+    UPDATE workflow_status SET status = 'ENQUEUED', updated_at = %(now_ms)s,
+        deduplication_id = CASE WHEN is_debounced THEN NULL ELSE deduplication_id END
     WHERE workflow_uuid IN (
         SELECT workflow_uuid FROM workflow_status
         WHERE status = 'DELAYED' AND delay_until_epoch_ms <= %(now_ms)s

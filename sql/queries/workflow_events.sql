@@ -9,3 +9,6 @@ SELECT pg_notify(%(channel)s || '_done', wake_key('e:', workflow_uuid || '::' ||
 
 -- name: event_get
 SELECT value FROM workflow_events WHERE workflow_uuid = %(workflow_id)s AND key = %(key)s;
+
+-- name: event_list
+SELECT key, value FROM workflow_events WHERE workflow_uuid = %(workflow_id)s ORDER BY key;

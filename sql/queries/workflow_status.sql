@@ -10,14 +10,15 @@ WITH ins AS (
         queue_name, priority, deduplication_id, executor_id, owner_token, owner_instance,
         application_version, application_name, recovery_attempts, max_recovery_attempts,
         workflow_timeout_ms, workflow_deadline_epoch_ms, delay_until_epoch_ms,
-        parent_workflow_id, created_at, updated_at, started_at_epoch_ms, queue_partition_key)
+        parent_workflow_id, created_at, updated_at, started_at_epoch_ms, queue_partition_key,
+        is_debounced, debounce_deadline_epoch_ms)
     VALUES (
         %(workflow_id)s, %(status)s, %(name)s, %(class_name)s, %(config_name)s, %(inputs)s,
         %(serialization)s, %(queue_name)s, %(priority)s, %(deduplication_id)s, %(executor_id)s,
         %(owner_token)s, %(owner_instance)s, %(application_version)s, %(application_name)s,
         %(recovery_attempts)s, %(max_recovery_attempts)s, %(timeout_ms)s, %(deadline_ms)s,
         %(delay_until_ms)s, %(parent_workflow_id)s, %(now_ms)s, %(now_ms)s, %(started_at_ms)s,
-        %(queue_partition_key)s)
+        %(queue_partition_key)s, %(is_debounced)s, %(debounce_deadline_ms)s)
     ON CONFLICT (workflow_uuid) DO NOTHING
     RETURNING workflow_uuid, status, name, queue_name
 ), wake AS (
@@ -47,21 +48,23 @@ WITH input AS (
                          %(application_versions)s::TEXT[], %(application_names)s::TEXT[],
                          %(max_recovery_attempts)s::INTEGER[], %(timeout_ms)s::BIGINT[],
                          %(delay_until_ms)s::BIGINT[], %(parent_workflow_ids)s::TEXT[],
-                         %(queue_partition_keys)s::TEXT[], %(notifies)s::BOOLEAN[]) WITH ORDINALITY
+                         %(queue_partition_keys)s::TEXT[], %(is_debounced)s::BOOLEAN[],
+                         %(debounce_deadlines_ms)s::BIGINT[], %(notifies)s::BOOLEAN[]) WITH ORDINALITY
         AS t(workflow_uuid, status, name, class_name, config_name, inputs, serialization,
              queue_name, priority, deduplication_id, application_version, application_name,
              max_recovery_attempts, workflow_timeout_ms, delay_until_epoch_ms,
-             parent_workflow_id, queue_partition_key, notify, ord)
+             parent_workflow_id, queue_partition_key, is_debounced, debounce_deadline_epoch_ms,
+             notify, ord)
 ), ins AS (
     INSERT INTO workflow_status (
         workflow_uuid, status, name, class_name, config_name, inputs, serialization, queue_name,
         priority, deduplication_id, application_version, application_name, recovery_attempts,
         max_recovery_attempts, workflow_timeout_ms, delay_until_epoch_ms, parent_workflow_id,
-        queue_partition_key, created_at, updated_at)
+        queue_partition_key, is_debounced, debounce_deadline_epoch_ms, created_at, updated_at)
     SELECT workflow_uuid, status, name, class_name, config_name, inputs, serialization,
            queue_name, priority, deduplication_id, application_version, application_name, 0,
            max_recovery_attempts, workflow_timeout_ms, delay_until_epoch_ms, parent_workflow_id,
-           queue_partition_key, %(now_ms)s, %(now_ms)s
+           queue_partition_key, is_debounced, debounce_deadline_epoch_ms, %(now_ms)s, %(now_ms)s
     FROM input
     ON CONFLICT DO NOTHING
     RETURNING workflow_uuid, status, queue_name
@@ -89,6 +92,14 @@ FROM workflow_status WHERE workflow_uuid = %(workflow_id)s;
 
 -- name: workflow_get_outcome
 SELECT status, output, error FROM workflow_status WHERE workflow_uuid = %(workflow_id)s;
+
+-- name: workflow_first_finished
+-- Of these workflows, the one that left ENQUEUED/PENDING/DELAYED first (DBOS.wait_first).
+SELECT workflow_uuid FROM workflow_status
+WHERE workflow_uuid = ANY(%(workflow_ids)s::TEXT[])
+  AND status NOT IN ('ENQUEUED', 'PENDING', 'DELAYED')
+ORDER BY completed_at NULLS LAST, updated_at
+LIMIT 1;
 
 -- name: workflow_complete_batch
 -- Record the outcomes of several workflows in one statement (group commit), each only if its

@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from dbos_workers import DBOS, DBOSAwaitedWorkflowCancelledError, DBOSConfigError, Queue, SetEnqueueOptions
+from dbos_workers import (
+    DBOS,
+    DBOSAwaitedWorkflowCancelledError,
+    DBOSConfigError,
+    DBOSException,
+    Queue,
+    SetEnqueueOptions,
+)
 from dbos_workers.leader.cron import parse_cron, ticks_between
 from tests.helpers import query, wait_until
 
@@ -127,10 +134,11 @@ def test_create_list_pause_resume_delete_schedule(launch: Any, pg_url: str, sche
                              cron_timezone="Mars/Olympus")
     DBOS.create_schedule(schedule_name="every-sec", workflow_fn=report, schedule="* * * * * *",
                          context={"team": "ops"}, cron_timezone="Europe/Paris")
-    DBOS.create_schedule(schedule_name="every-sec", workflow_fn=report, schedule="* * * * * *",
-                         context={"team": "ops"}, cron_timezone="Europe/Paris")  # same again: no-op
+    with pytest.raises(DBOSException, match="already exists"):  # as DBOS: apply_schedules upserts
+        DBOS.create_schedule(schedule_name="every-sec", workflow_fn=report, schedule="* * * * * *",
+                             context={"team": "ops"}, cron_timezone="Europe/Paris")
     [listed] = DBOS.list_schedules(schedule_name_prefix="every")
-    assert (listed.status, listed.context, listed.cron_timezone) == ("ACTIVE", {"team": "ops"}, "Europe/Paris")
+    assert (listed["status"], listed["context"], listed["cron_timezone"]) == ("ACTIVE", {"team": "ops"}, "Europe/Paris")
 
     def fired() -> list[dict[str, Any]]:
         return query(pg_url, schema, "SELECT workflow_uuid, output, status FROM workflow_status "

@@ -42,7 +42,8 @@ HOT: dict[str, dict[str, Any]] = {
                                    deduplication_ids=["d", "e"], application_versions=["v", "v"],
                                    application_names=["a", "a"], max_recovery_attempts=[3, 3],
                                    timeout_ms=[1, 1], delay_until_ms=[1, 1], parent_workflow_ids=["p", "p"],
-                                   queue_partition_keys=["k", "k"], notifies=[True, True], now_ms=5,
+                                   queue_partition_keys=["k", "k"], is_debounced=[False, False],
+                                   debounce_deadlines_ms=[1, 1], notifies=[True, True], now_ms=5,
                                    channel="c"),
     "workflow_requeue": dict(workflow_ids=IDS, refund=1, default_queue="q", now_ms=1, channel="c"),
     "workflow_get_outcome": dict(workflow_id="w-10"),
@@ -59,6 +60,8 @@ def _type(value: Any) -> str:
     if isinstance(value, int):
         return "bigint"
     if isinstance(value, list):
+        if value and all(isinstance(v, bool) for v in value):
+            return "boolean[]"
         return "bigint[]" if value and all(isinstance(v, int) for v in value) else "text[]"
     return "text"
 
