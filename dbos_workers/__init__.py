@@ -40,6 +40,7 @@ from .status import WorkflowStatus  # noqa: E402
 
 __all__ = [
     "DBOS",
+    "AsyncSQLAlchemyDatasource",
     "DBOSAwaitedWorkflowCancelledError",
     "DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded",
     "DBOSConfig",
@@ -59,6 +60,7 @@ __all__ = [
     "PickleSerializer",
     "Queue",
     "QueueRateLimit",
+    "SQLAlchemyDatasource",
     "Serializer",
     "SetEnqueueOptions",
     "SetWorkflowID",
@@ -68,3 +70,12 @@ __all__ = [
     "WorkflowStatus",
     "error",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The datasources import SQLAlchemy: only when a program asks for them.
+    if name in ("SQLAlchemyDatasource", "AsyncSQLAlchemyDatasource"):
+        from . import datasource
+
+        return getattr(datasource, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
