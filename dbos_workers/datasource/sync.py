@@ -4,7 +4,7 @@
 
     @ds.transaction()
     def add(order_id: int) -> int:
-        ds.sql_session().execute(text("INSERT INTO orders VALUES (:id)"), {"id": order_id})
+        ds.sql_session().add(Order(id=order_id))  # commits with the checkpoint
         return order_id
 
 Create datasources at import, before DBOS.launch() (worker processes are forked at launch and
@@ -182,7 +182,8 @@ class SQLAlchemyDatasource:
     def forget(self, workflow_ids: Sequence[str]) -> int:
         """Delete the checkpoints of these (deleted) workflows."""
         self.prepare()
-        return call(self._engines.get().connect, lambda c: self.db.outputs_delete(c, workflow_ids))
+        return call(self._engines.get().connect, lambda c: self.db.outputs_delete(c, workflow_ids),
+                    budget_sec=5.0)
 
     # The API ---------------------------------------------------------------------------------
     def sql_session(self) -> Session:

@@ -290,3 +290,31 @@ def test_async_datasource_from_sync_workflow(launch: Any, pg_url: str, schema: s
     assert query(pg_url, schema, "SELECT id FROM aorders") == [{"id": 4}]
     assert asyncio.run(add(9)) == 18  # outside a workflow
     ads.close()
+
+
+def test_retention_forgets_the_transaction_checkpoints_of_pruned_workflows(
+        launch: Any, ds: SQLAlchemyDatasource, pg_url: str, schema: str) -> None:
+    """Else a workflow id started again after its prune would replay an old output."""
+    import time
+
+    from dbos_workers.leader.maintenance import Maintenance
+
+    @ds.transaction()
+    def stamp(x: int) -> int:
+        return x
+
+    @DBOS.workflow()
+    def flow(x: int) -> int:
+        return stamp(x)
+
+    dbos = launch(workflow_retention_sec=3600)
+    for k in range(2):
+        with SetWorkflowID(f"ret-{k}"):
+            flow(k)
+    query(pg_url, schema, "UPDATE workflow_status SET completed_at = %s WHERE workflow_uuid = 'ret-0'",
+          int(time.time() * 1000) - 2 * 3600 * 1000)
+    assert Maintenance(dbos._rt()).prune(int(time.time() * 1000)) == 1
+    assert query(pg_url, schema, "SELECT workflow_id FROM datasource_outputs ORDER BY 1") == [
+        {"workflow_id": "ret-1"}]
+    with SetWorkflowID("ret-0"):
+        assert flow(5) == 5  # a new workflow under the old id runs its transaction afresh
