@@ -318,3 +318,18 @@ def test_retention_forgets_the_transaction_checkpoints_of_pruned_workflows(
         {"workflow_id": "ret-1"}]
     with SetWorkflowID("ret-0"):
         assert flow(5) == 5  # a new workflow under the old id runs its transaction afresh
+
+
+def test_embedded_default_is_a_database_on_the_same_server(pg_url: str, schema: str) -> None:
+    """No system database URL (the embedded Postgres; the test server is one): `<name>_app`
+    on the same server, created at first use."""
+    from dbos_workers.config import build_settings
+    from dbos_workers.datasource.resolve import application_url, driver_url, prepare_database
+
+    url = driver_url(application_url(build_settings({"name": "tx-embedded"}), pg_url))
+    assert urlsplit(url).path == "/tx_embedded_app" and urlsplit(url).query == urlsplit(pg_url).query
+    prepare_database(url)
+    ds = SQLAlchemyDatasource.create(url, schema=schema)
+    where = ds.transaction()(lambda: ds.sql_session().execute(sa.text("SELECT current_database()")).scalar_one())
+    assert where() == "tx_embedded_app"
+    ds.close()
