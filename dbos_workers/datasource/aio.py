@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from ..context import StepContext, current_step, current_workflow, enter_step, exit_step
+from ..context import StepContext, WorkflowContext, current_step, current_workflow, enter_step, exit_step
 from ..errors import DBOSConfigError
 from ..runtime import Runtime, current_runtime
 from ..serialization import Serializer
@@ -164,7 +164,7 @@ class AsyncSQLAlchemyDatasource:
             return value
         started = rt.clock.now_ms()
         pos = tx.Position(ctx.workflow_id, fid, name)
-        result = await self._execute(rt, pos, level, func, args, kwargs, ctx.cancelled.is_set)
+        result = await self._execute(rt, ctx, pos, level, func, args, kwargs)
         output, error = tx.system_texts(rt, result)
         record_operation(rt, ctx, fid, name, output=output, error=error, started_at_ms=started, defer=True)
         if result.error is not None:
@@ -186,30 +186,28 @@ class AsyncSQLAlchemyDatasource:
                     raise
                 await asyncio.sleep(delay)
 
-    async def _execute(self, rt: Runtime, pos: tx.Position, level: str, func: Callable[..., Any],
-                       args: tuple[Any, ...], kwargs: dict[str, Any],
-                       cancelled: Callable[[], bool]) -> tx.Result:
+    async def _execute(self, rt: Runtime, ctx: WorkflowContext, pos: tx.Position, level: str,
+                       func: Callable[..., Any], args: tuple[Any, ...],
+                       kwargs: dict[str, Any]) -> tx.Result:
         serializer = self.serializer_for(rt)
-        backoff, check = TxBackoff(), True
+        backoff = TxBackoff()
         while True:
-            if check:
-                found = await self._call(lambda c: self.db.output_get(c, pos.workflow_id, pos.step_id))
-                if found is not None:
-                    return tx.replayed(rt, pos, found, serializer)
+            found = await self._call(lambda c: self.db.output_get(c, pos.workflow_id, pos.step_id))
+            if found is not None:
+                return tx.replayed(rt, pos, found, serializer)
             try:
                 return await self._attempt(pos, level, func, args, kwargs, serializer)
             except tx.AlreadyRecorded:
-                check = True
                 continue
             except Exception as exc:
                 failure = classify(exc)
                 if failure is Failure.FATAL:
                     return await self._record_error(rt, pos, exc, serializer)
                 delay = backoff.next(failure is Failure.CONFLICT)
-                if delay is None or cancelled():
+                if delay is None:
                     raise translate(exc) from exc
                 await asyncio.sleep(delay)
-                check = failure is Failure.UNAVAILABLE
+                check_cancelled(rt, ctx)
 
     async def _attempt(self, pos: tx.Position, level: str, func: Callable[..., Any],
                        args: tuple[Any, ...], kwargs: dict[str, Any], serializer: Serializer) -> tx.Result:

@@ -112,16 +112,16 @@ def execute(ds: SQLAlchemyDatasource, rt: Runtime, ctx: WorkflowContext, pos: Po
             kwargs: dict[str, Any]) -> Result:
     serializer = ds.serializer_for(rt)
     backoff = TxBackoff(sleep=ctx.cancelled.wait)
-    check = True  # read the position first: an earlier execution may have committed it
     while True:
-        if check:
-            found = ds.recorded(pos.workflow_id, pos.step_id)
-            if found is not None:
-                return replayed(rt, pos, found, serializer)
+        # Read the position first, and again before each retry: an earlier execution may have
+        # committed it, a lost commit reply may hide our own commit, and above READ COMMITTED a
+        # racing execution's insert of this position surfaces as a conflict.
+        found = ds.recorded(pos.workflow_id, pos.step_id)
+        if found is not None:
+            return replayed(rt, pos, found, serializer)
         try:
             return attempt(ds, pos, isolation_level, func, args, kwargs, serializer)
         except AlreadyRecorded:
-            check = True
             continue
         except Exception as exc:
             failure = classify(exc)
@@ -132,7 +132,6 @@ def execute(ds: SQLAlchemyDatasource, rt: Runtime, ctx: WorkflowContext, pos: Po
             rt.log.debug("transaction_retry", workflow_id=pos.workflow_id, step=pos.name,
                          failure=failure.value, tries=backoff.tries)
             check_cancelled(rt, ctx)
-            check = failure is Failure.UNAVAILABLE  # a commit whose reply was lost may stand
 
 
 def attempt(ds: SQLAlchemyDatasource, pos: Position, isolation_level: str,
