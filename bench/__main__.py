@@ -52,6 +52,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--option", action="append", default=[],
                    help="system:key=value passed to one peer (e.g. dbos:poll=0.1)")
     p.add_argument("--inplace", action="store_true", help="dbos-workers with this interpreter, no venv")
+    p.add_argument("--db-prefix", default="", help="prefix of the databases this run drops and creates "
+                   "(e.g. tx_: tx_bench_dbw, ...), to share a server with another run")
     p.add_argument("--upgrade", action="store_true", help="pip install -U in every venv first")
     p.add_argument("--out", type=Path, default=None, help="JSON path (default bench/results/<ts>.json)")
     a = p.parse_args(argv)
@@ -81,7 +83,7 @@ def setup(a: argparse.Namespace, log: Any) -> tuple[dict[str, Any], dict[str, st
     for s in a.systems:
         pythons[s] = envs.interpreter(s, inplace=a.inplace, upgrade=a.upgrade, log=log)
         versions[s] = envs.version(pythons[s], s)
-    urls = {s: pg.fresh_database(a.url, DATABASES[s]) for s in a.systems}
+    urls = {s: pg.fresh_database(a.url, a.db_prefix + DATABASES[s]) for s in a.systems}
     return pythons, versions, urls
 
 
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"date": dt.datetime.now().isoformat(timespec="seconds"), "cores": os.cpu_count(),
             "command": "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv),
             "n": a.n, "drain_budget": a.drain_budget, "procs": a.procs, "threads": a.threads, "cpu_iters": a.cpu_iters,
-            "versions": versions, "databases": {s: DATABASES[s] for s in a.systems},
+            "versions": versions, "databases": {s: a.db_prefix + DATABASES[s] for s in a.systems},
             "postgres": pg.server_facts(a.url), "python": sys.version.split()[0],
             "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
     if meta["loadavg_start"][0] > 0.5 * (os.cpu_count() or 1):

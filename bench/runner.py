@@ -19,7 +19,8 @@ PEER_SCRIPTS = {
     "pgqueuer": "pgqueuer_bench.py",
 }
 # Job queues have no step checkpoints: their "workflow" is one job (kinds 0 and cpu only).
-KINDS = {"dbos-workers": ("0", "1", "3", "cpu"), "dbos": ("0", "1", "3", "cpu"),
+# tx: one transaction on an application database (scenarios/transaction.py).
+KINDS = {"dbos-workers": ("0", "1", "3", "cpu", "tx"), "dbos": ("0", "1", "3", "cpu", "tx"),
          "procrastinate": ("0", "cpu"), "pgqueuer": ("0", "cpu")}
 MARK = "BENCH_RESULT "
 

@@ -44,6 +44,7 @@ from .status import WorkflowStatus  # noqa: E402
 
 __all__ = [
     "DBOS",
+    "AsyncSQLAlchemyDatasource",
     "DBOSAwaitedWorkflowCancelledError",
     "DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded",
     "DBOSConfig",
@@ -65,6 +66,7 @@ __all__ = [
     "PickleSerializer",
     "Queue",
     "QueueRateLimit",
+    "SQLAlchemyDatasource",
     "ScheduleInput",
     "SendMessage",
     "Serializer",
@@ -77,3 +79,12 @@ __all__ = [
     "WorkflowStatus",
     "error",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The datasources import SQLAlchemy: only when a program asks for them.
+    if name in ("SQLAlchemyDatasource", "AsyncSQLAlchemyDatasource"):
+        from . import datasource
+
+        return getattr(datasource, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,6 +26,7 @@ class DBOSConfig(TypedDict, total=False):
     max_executor_threads: int | None
     log_level: str | None
     serializer: Serializer | str | None
+    application_database_url: str | None  # 2.x: the database of @DBOS.transaction
     # ours
     worker_processes: int | None
     worker_threads: int | None
@@ -48,7 +49,7 @@ _DBOS_KEYS_IGNORED = {
     "conductor_key", "conductor_url", "conductor_executor_metadata",
     "conductor_metadata_only_mode", "transact_enterprise_key", "auto_upgrade",
     "auto_upgrade_interval_sec", "auto_upgrade_grace_sec", "sharding", "enable_patching",
-    "run_admin_server", "admin_port", "application_database_url", "database_url",
+    "run_admin_server", "admin_port", "database_url",
 }
 _KNOWN = set(DBOSConfig.__annotations__)
 _NAME_RE = re.compile(r"^[a-z0-9_-]{3,256}$")
@@ -75,6 +76,7 @@ class Settings:
     heartbeat_timeout_sec: float
     workflow_retention_sec: float | None
     drain_timeout_sec: float
+    application_database_url: str | None = None  # None: the default (see datasource/resolve.py)
 
     @property
     def channel(self) -> str:
@@ -141,20 +143,20 @@ def _affinity(config: DBOSConfig) -> bool | None:
     return value
 
 
-def validate_database_url(url: str) -> str:
+def validate_database_url(url: str, key: str = "system_database_url") -> str:
     try:
         parts = urlsplit(url)
     except ValueError as exc:
-        raise DBOSConfigError(f"system_database_url is malformed: {exc}") from None
+        raise DBOSConfigError(f"{key} is malformed: {exc}") from None
     scheme = parts.scheme.split("+", 1)[0]
     if scheme not in ("postgresql", "postgres"):
         raise DBOSConfigError(
-            "system_database_url must be a Postgres URL like "
+            f"{key} must be a Postgres URL like "
             "postgresql://user:password@host:5432/dbname (got scheme "
             f"{parts.scheme or '(none)'!r})"
         )
     if not parts.path.strip("/") :
-        raise DBOSConfigError("system_database_url must name a database: postgresql://host/dbname")
+        raise DBOSConfigError(f"{key} must name a database: postgresql://host/dbname")
     # psycopg wants the plain scheme; accept SQLAlchemy-style drivers.
     return "postgresql" + url[len(parts.scheme):]
 
@@ -226,4 +228,10 @@ def build_settings(config: Any) -> Settings:
         workflow_retention_sec=(None if cfg.get("workflow_retention_sec") is None
                                 else _float(cfg, "workflow_retention_sec", 0.0, 60.0)),
         drain_timeout_sec=_float(cfg, "drain_timeout_sec", 30.0, 0.0),
+        application_database_url=_app_url(cfg),
     )
+
+
+def _app_url(cfg: DBOSConfig) -> str | None:
+    url = _str(cfg, "application_database_url")
+    return validate_database_url(url, "application_database_url") if url else None

@@ -64,6 +64,13 @@ class _DBOSMeta(type):
     def application_version(cls) -> str:
         return DBOS._settings().application_version
 
+    @property
+    def sql_session(cls) -> Any:
+        """2.x: the SQLAlchemy Session of the running @DBOS.transaction()."""
+        from .datasource import current_session
+
+        return current_session()
+
 
 class DBOS(CommsAPI, metaclass=_DBOSMeta):
     """The DBOS singleton. `DBOS(config=...)` then `DBOS.launch()`."""
@@ -178,6 +185,17 @@ class DBOS(CommsAPI, metaclass=_DBOSMeta):
 
             return wrapper  # type: ignore[return-value]
 
+        return decorator
+
+    @classmethod
+    def transaction(cls, isolation_level: str = "SERIALIZABLE", *, name: str | None = None) -> Callable[[F], F]:
+        """2.x: run the function in one transaction on the application database
+        (`application_database_url`), exactly once per workflow position; DBOS.sql_session is
+        its session. (3.x: SQLAlchemyDatasource.create(url).transaction().)"""
+        from .datasource.default import default_datasource
+
+        decorator: Callable[[F], F] = default_datasource().transaction(
+            name=name, isolation_level=isolation_level)  # type: ignore[call-overload]
         return decorator
 
     @classmethod

@@ -20,6 +20,11 @@ def database_name(app_name: str) -> str:
     return re.sub(r"[^a-z0-9_]", "_", app_name.lower())[:50] + "_sys"
 
 
+def app_database_name(app_name: str) -> str:
+    """The default application database (transactions) on the embedded server."""
+    return re.sub(r"[^a-z0-9_]", "_", app_name.lower())[:50] + "_app"
+
+
 def embedded_server(data_dir: Path) -> Any:
     """Start (or reuse) the embedded server for data_dir; returns the pgserver handle."""
     pgdata = (data_dir / "pgdata").resolve()

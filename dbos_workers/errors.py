@@ -64,6 +64,11 @@ class LeadershipLostError(DBOSWorkersError):
     """The leader row no longer names this session: another session leads."""
 
 
+class DBOSNotInTransactionError(DBOSWorkersError, AssertionError):
+    """sql_session() must be called within a transaction (a function decorated with
+    @DBOS.transaction() or @datasource.transaction())."""
+
+
 class EmbeddedPostgresMissingError(DBOSConfigError):
     """No system_database_url is set and the embedded Postgres is not installed:
     run `pip install 'dbos-workers[embedded]'` or set system_database_url."""

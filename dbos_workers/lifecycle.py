@@ -148,6 +148,7 @@ class Lifecycle:
             if self._lease is not None:
                 self._lease.stop(2.0)
             rt.stop()
+            _close_datasources()
             rt.log.info("dbos_destroyed")
 
     @staticmethod
@@ -169,3 +170,13 @@ class Lifecycle:
         url = self.database_url()
         migrate.ensure_database(url)
         migrate.drop_schema(url, self.settings.schema)
+
+
+def _close_datasources() -> None:
+    """Close this process's application-database connections (only if any were made)."""
+    import sys
+
+    if "dbos_workers.datasource" in sys.modules:
+        from .datasource import close_all
+
+        close_all()

@@ -23,9 +23,17 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness
-from dbos import DBOS
+import tx_common
+from dbos import DBOS, SQLAlchemyDatasource
 
 APP_VERSION = "bench-1"  # the same on producer and consumers, so consumers dequeue its rows
+ds = SQLAlchemyDatasource.create(tx_common.url(), schema=tx_common.SCHEMA)
+
+
+@ds.transaction()
+def tx_insert(i: int) -> int:
+    tx_common.insert(ds.sql_session(), i)
+    return i
 
 
 @DBOS.step()
@@ -71,7 +79,15 @@ def wfcpu(i: int, iters: int) -> int:
     return i
 
 
-WORKFLOWS = {"0": wf0, "1": wf1, "3": wf3}
+@DBOS.workflow()
+def wftx(i: int) -> int:
+    harness.mark_start(i)
+    tx_insert(i)
+    harness.mark_end(i)
+    return i
+
+
+WORKFLOWS = {"0": wf0, "1": wf1, "3": wf3, "tx": wftx}
 
 
 def _config(url: str, executor_id: str) -> dict[str, Any]:
@@ -112,6 +128,7 @@ class Dbos(harness.Adapter):
 
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute("DROP SCHEMA IF EXISTS dbos CASCADE")
+        tx_common.reset_tables(self.url)
 
     def open_producer(self) -> None:
         DBOS(config=_config(self.url, "producer"))  # type: ignore[arg-type]

@@ -16,10 +16,26 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness
+import tx_common
 
-from dbos_workers import DBOS, Queue
+from dbos_workers import DBOS, Queue, SQLAlchemyDatasource
 
 queue = Queue("bench")
+ds = SQLAlchemyDatasource.create(tx_common.url(), schema=tx_common.SCHEMA)
+
+
+@ds.transaction()
+def tx_insert(i: int) -> int:
+    tx_common.insert(ds.sql_session(), i)
+    return i
+
+
+@DBOS.workflow()
+def wftx(i: int) -> int:
+    harness.mark_start(i)
+    tx_insert(i)
+    harness.mark_end(i)
+    return i
 
 
 @DBOS.step()
@@ -65,7 +81,7 @@ def wfcpu(i: int, iters: int) -> int:
     return i
 
 
-WORKFLOWS = {"0": wf0, "1": wf1, "3": wf3}
+WORKFLOWS = {"0": wf0, "1": wf1, "3": wf3, "tx": wftx}
 
 
 class DbosWorkers(harness.Adapter):
@@ -94,6 +110,7 @@ class DbosWorkers(harness.Adapter):
                      "log_level": "WARNING"})
         DBOS.reset_system_database()
         DBOS.destroy()
+        tx_common.reset_tables(self.url)
 
     def open_producer(self) -> None:
         self._launch(0)

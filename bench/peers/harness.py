@@ -22,7 +22,8 @@ from collections.abc import Callable
 from typing import Any
 
 SHARED: dict[str, Any] = {}  # "start", "end": mp.Array('d') shared with the workers
-KINDS = ("0", "1", "3", "cpu")  # steps per workflow; cpu = one step burning --cpu-iters loops
+KINDS = ("0", "1", "3", "cpu", "tx")  # steps per workflow; cpu = one step burning --cpu-iters
+# loops; tx = one transaction (peers/tx_common.py)
 
 
 def url_from_argv() -> str:

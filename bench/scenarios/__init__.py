@@ -4,10 +4,10 @@ Order matters: pg-limit and burn-down come first because later scenarios use the
 (steady state paces at fractions of the burn-down rate; every rate is also given as a fraction
 of the pgbench commit rate)."""
 
-from . import burndown, latency, pglimit, scaling, steady
+from . import burndown, latency, pglimit, scaling, steady, transaction
 
-ORDER = ("pglimit", "burndown", "latency", "steady", "scaling")
+ORDER = ("pglimit", "burndown", "latency", "steady", "scaling", "transaction")
 MODULES = {"pglimit": pglimit, "burndown": burndown, "latency": latency, "steady": steady,
-           "scaling": scaling}
+           "scaling": scaling, "transaction": transaction}
 ALIASES = {"pg-limit": "pglimit", "burn-down": "burndown", "idle-latency": "latency",
-           "steady-state": "steady"}
+           "steady-state": "steady", "tx": "transaction"}

@@ -21,8 +21,10 @@ class MaintenanceStore(Store):
         rows = self.repo.all("maintenance_expired_holders", lease_ms=lease_ms, n=n)
         return [r["workflow_uuid"] for r in rows]
 
-    def prune_finished(self, cutoff_ms: int, n: int) -> int:
-        return len(self.repo.all("maintenance_prune_finished", cutoff_ms=cutoff_ms, n=n))
+    def prune_finished(self, cutoff_ms: int, n: int) -> list[str]:
+        """Delete a batch of finished workflows past the cutoff; returns their ids."""
+        rows = self.repo.all("maintenance_prune_finished", cutoff_ms=cutoff_ms, n=n)
+        return [r["workflow_uuid"] for r in rows]
 
     def prune_executors(self, cutoff_ms: int, n: int) -> int:
         return self.repo.run("maintenance_prune_executors", cutoff_ms=cutoff_ms, n=n)

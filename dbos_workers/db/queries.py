@@ -1,4 +1,6 @@
-"""Named SQL queries, loaded once from sql/queries/*.sql (`-- name: query_name` headers)."""
+"""Named SQL queries, loaded once from sql/queries/*.sql (`-- name: query_name` headers), and
+numbered migrations from sql/migrations/. The application database (transactions) has its own
+sets in sql/app_queries/ and sql/app_migrations/, read by the same functions."""
 
 from __future__ import annotations
 
@@ -32,9 +34,9 @@ def parse_queries(text: str) -> dict[str, str]:
 
 
 @functools.cache
-def load_queries() -> dict[str, str]:
+def load_queries(folder: str = "queries") -> dict[str, str]:
     queries: dict[str, str] = {}
-    for path in sorted((sql_dir() / "queries").glob("*.sql")):
+    for path in sorted((sql_dir() / folder).glob("*.sql")):
         for name, statement in parse_queries(path.read_text()).items():
             if name in queries:
                 raise ValueError(f"duplicate query name {name!r} in {path.name}")
@@ -42,10 +44,10 @@ def load_queries() -> dict[str, str]:
     return queries
 
 
-def migration_files() -> list[tuple[int, str, str]]:
-    """[(version, name, sql)] in order, from sql/migrations/NNNN_name.sql."""
+def migration_files(folder: str = "migrations") -> list[tuple[int, str, str]]:
+    """[(version, name, sql)] in order, from sql/<folder>/NNNN_name.sql."""
     out = []
-    for path in sorted((sql_dir() / "migrations").glob("*.sql")):
+    for path in sorted((sql_dir() / folder).glob("*.sql")):
         number, _, name = path.stem.partition("_")
         out.append((int(number), name, path.read_text()))
     versions = [v for v, _, _ in out]

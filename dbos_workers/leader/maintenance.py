@@ -5,6 +5,8 @@ retention and executor rows stopped more than a day ago."""
 
 from __future__ import annotations
 
+import sys
+
 import structlog
 
 from ..registry import INTERNAL_QUEUE
@@ -44,5 +46,20 @@ class Maintenance:
             return 0
         pruned = db.maintenance.prune_finished(now - int(retention * 1000), BATCH)
         if pruned:
-            log.info("workflows_pruned", workflows=pruned)
-        return pruned
+            forget_transactions(pruned)
+            log.info("workflows_pruned", workflows=len(pruned))
+        return len(pruned)
+
+
+def forget_transactions(workflow_ids: list[str]) -> None:
+    """The pruned workflows' transaction checkpoints go too (a workflow id started again later
+    must not replay them). Only where datasources exist; a failure is logged, not fatal."""
+    if "dbos_workers.datasource" not in sys.modules:
+        return
+    from ..datasource import forget_all
+
+    try:
+        forget_all(workflow_ids)
+    except Exception as exc:
+        log.warning("transaction_checkpoints_prune_failed", workflows=len(workflow_ids),
+                    error=str(exc)[:200])
