@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .repository import Tx
 from .store import Store
 
 
@@ -22,9 +23,14 @@ class MaintenanceStore(Store):
         return [r["workflow_uuid"] for r in rows]
 
     def prune_finished(self, cutoff_ms: int, n: int) -> list[str]:
-        """Delete a batch of finished workflows past the cutoff; returns their ids."""
-        rows = self.repo.all("maintenance_prune_finished", cutoff_ms=cutoff_ms, n=n)
-        return [r["workflow_uuid"] for r in rows]
+        """Delete a batch of finished workflows past the cutoff (planned for this cut-off);
+        returns their ids."""
+        def prune(tx: Tx) -> list[str]:
+            tx.run("session_custom_plans_local")
+            return [r["workflow_uuid"] for r in tx.all("maintenance_prune_finished", cutoff_ms=cutoff_ms, n=n)]
+
+        result: list[str] = self.repo.call(prune, transaction=True)
+        return result
 
     def prune_executors(self, cutoff_ms: int, n: int) -> int:
         return self.repo.run("maintenance_prune_executors", cutoff_ms=cutoff_ms, n=n)
