@@ -14,11 +14,22 @@ if (_source_root / "supervisor" / "__init__.py").is_file() and not (
     __path__.append(str(_source_root))
 
 from . import errors as error  # noqa: E402
+from .auth import DBOSContextEnsure, DBOSContextSetAuth  # noqa: E402
 from .bulk import EnqueueItem  # noqa: E402
+from .classes import DBOSConfiguredInstance  # noqa: E402
 from .config import DBOSConfig  # noqa: E402
-from .context import SetEnqueueOptions, SetWorkflowID, SetWorkflowTimeout, StepStatus  # noqa: E402
+from .context import (  # noqa: E402
+    DuplicationPolicy,
+    SetEnqueueOptions,
+    SetWorkflowAttributes,
+    SetWorkflowID,
+    SetWorkflowTimeout,
+    StepStatus,
+    WorkflowIDReusePolicy,
+)
 from .dbos import DBOS  # noqa: E402
 from .debouncer import Debouncer  # noqa: E402
+from .enqueue_options import EnqueueOptions  # noqa: E402
 from .errors import (  # noqa: E402
     DBOSAwaitedWorkflowCancelledError,
     DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded,
@@ -27,20 +38,25 @@ from .errors import (  # noqa: E402
     DBOSException,
     DBOSMaxStepRetriesExceeded,
     DBOSNonExistentWorkflowError,
+    DBOSNotAuthorizedError,
     DBOSNotLaunchedError,
     DBOSQueueDeduplicatedError,
     DBOSSerializationError,
+    DBOSStepTimeoutError,
     DBOSUnexpectedStepError,
     DBOSWorkersError,
     DBOSWorkflowCancelledError,
+    DBOSWorkflowConflictIDError,
     DBOSWorkflowFunctionNotFoundError,
+    DBOSWorkflowIDInUseError,
 )
 from .handle import WorkflowHandle  # noqa: E402
 from .messages import SendMessage  # noqa: E402
+from .parity import StepInfo, StepOptions, StepReservation  # noqa: E402
 from .queue import Queue, QueueRateLimit  # noqa: E402
 from .schedules import ScheduleInput, WorkflowSchedule  # noqa: E402
 from .serialization import JSONSerializer, PickleSerializer, Serializer  # noqa: E402
-from .status import WorkflowStatus  # noqa: E402
+from .status import WorkflowStatus, WorkflowStatusString  # noqa: E402
 
 __all__ = [
     "DBOS",
@@ -49,19 +65,28 @@ __all__ = [
     "DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded",
     "DBOSConfig",
     "DBOSConfigError",
+    "DBOSConfiguredInstance",
     "DBOSConflictingWorkflowError",
+    "DBOSContextEnsure",
+    "DBOSContextSetAuth",
     "DBOSException",
     "DBOSMaxStepRetriesExceeded",
     "DBOSNonExistentWorkflowError",
+    "DBOSNotAuthorizedError",
     "DBOSNotLaunchedError",
     "DBOSQueueDeduplicatedError",
     "DBOSSerializationError",
+    "DBOSStepTimeoutError",
     "DBOSUnexpectedStepError",
     "DBOSWorkersError",
     "DBOSWorkflowCancelledError",
+    "DBOSWorkflowConflictIDError",
     "DBOSWorkflowFunctionNotFoundError",
+    "DBOSWorkflowIDInUseError",
     "Debouncer",
+    "DuplicationPolicy",
     "EnqueueItem",
+    "EnqueueOptions",
     "JSONSerializer",
     "PickleSerializer",
     "Queue",
@@ -71,12 +96,18 @@ __all__ = [
     "SendMessage",
     "Serializer",
     "SetEnqueueOptions",
+    "SetWorkflowAttributes",
     "SetWorkflowID",
     "SetWorkflowTimeout",
+    "StepInfo",
+    "StepOptions",
+    "StepReservation",
     "StepStatus",
     "WorkflowHandle",
+    "WorkflowIDReusePolicy",
     "WorkflowSchedule",
     "WorkflowStatus",
+    "WorkflowStatusString",
     "error",
 ]
 

@@ -66,7 +66,7 @@ def rows_of(rt: Runtime, queue_name: str, info: WorkflowInfo, items: Sequence[En
             raise DBOSQueueConfigError(f"queue {queue_name!r} is partitioned: every item needs a "
                                        "queue_partition_key")
         inputs = rt.serializer.serialize({"args": item.args, "kwargs": item.kwargs})
-        rows.append(new_row(rt, info, workflow_id, inputs, Placement("queue", queue_name), parent, opts))
+        rows.append(new_row(rt, info, workflow_id, inputs, Placement("queue", queue_name), parent, opts=opts))
     return rows
 
 

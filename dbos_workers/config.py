@@ -210,9 +210,8 @@ def build_settings(config: Any) -> Settings:
         name=name,
         database_url=validate_database_url(url) if url else None,
         executor_id=executor_id,
-        application_version=_str(cfg, "application_version")
-        or os.environ.get("DBOS__APPVERSION")
-        or f"{name}-default",
+        # "": computed at launch from the registered workflows' source (appversion.py)
+        application_version=_str(cfg, "application_version") or os.environ.get("DBOS__APPVERSION") or "",
         schema=schema,
         pool_size=_int(cfg, "sys_db_pool_size", 20, 2),
         max_executor_threads=_int(cfg, "max_executor_threads", 64, 1),

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import contextvars
+import json
 import threading
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from .db.records import Checkpoint, StepRecord
-from .errors import DBOSConfigError
+from .errors import DBOSConfigError, DBOSException
+
+# On a collision with another workflow holding the same deduplication id on the queue:
+# "reject" (the default) raises DBOSQueueDeduplicatedError; "return-existing" returns that
+# workflow's handle (as DBOS).
+DuplicationPolicy = Literal["reject", "return-existing"]
+# On a workflow id already in use: "return-existing" (default) attaches to it; "reject"
+# raises DBOSWorkflowIDInUseError (as DBOS).
+WorkflowIDReusePolicy = Literal["return-existing", "reject"]
+MIN_PRIORITY, MAX_PRIORITY = 1, 2**31 - 1
 
 
 class CancelFlag:
@@ -58,6 +68,10 @@ class WorkflowContext:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # The last step's checkpoint, written with the next operation (or with the outcome).
     pending: Checkpoint | None = None
+    # Identity the workflow runs as (recorded on its row, restored on recovery).
+    authenticated_user: str | None = None
+    authenticated_roles: list[str] | None = None
+    assumed_role: str | None = None
 
     def next_function_id(self) -> int:
         with self.lock:
@@ -67,9 +81,12 @@ class WorkflowContext:
 
 @dataclass(frozen=True)
 class StepContext:
+    """DBOS.step_status: the step's id and, for steps with retries, the attempt running now
+    (zero-indexed, as DBOS) and the most that will be made; both None without retries."""
+
     step_id: int
-    current_attempt: int
-    max_attempts: int
+    current_attempt: int | None = None
+    max_attempts: int | None = None
 
 
 StepStatus = StepContext
@@ -90,7 +107,12 @@ class StartOptions:
     deduplication_id: str | None = None
     priority: int | None = None
     delay_seconds: float | None = None
+    reuse_policy: WorkflowIDReusePolicy | None = None
+    duplication_policy: DuplicationPolicy | None = None
+    app_version: str | None = None
     queue_partition_key: str | None = None
+    attributes: dict[str, Any] | None = None
+    record_version: bool = True  # False: NULL application_version unless app_version (by name)
     # Set by Debouncer only: the row is a debounced DELAYED workflow with this deadline.
     debounced: bool = False
     debounce_deadline_ms: int | None = None
@@ -113,11 +135,12 @@ def start_options() -> StartOptions:
 
 
 def consume_workflow_id() -> str | None:
-    """SetWorkflowID applies to the next workflow started in the block only."""
+    """SetWorkflowID applies to the next workflow started in the block only (with its reuse
+    policy: read start_options() before consuming)."""
     opts = _options.get()
     if opts.workflow_id is None:
         return None
-    _options.set(StartOptions(**{**opts.__dict__, "workflow_id": None}))
+    _options.set(StartOptions(**{**opts.__dict__, "workflow_id": None, "reuse_policy": None}))
     return opts.workflow_id
 
 
@@ -128,28 +151,39 @@ class _OptionBlock:
         raise NotImplementedError
 
     def __enter__(self) -> _OptionBlock:
+        if self._token is not None:
+            raise DBOSException(f"This {type(self).__name__} is already in use; create a new one "
+                                "for each with block.")
         current = _options.get()
         self._token = _options.set(StartOptions(**{**current.__dict__, **self._changes()}))
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        if self._token is not None:
-            _options.reset(self._token)
+        token, self._token = self._token, None
+        if token is not None:
+            _options.reset(token)
 
 
 class SetWorkflowID(_OptionBlock):
-    """Use this id (an idempotency key) for the next workflow started in the block."""
+    """Use this id (an idempotency key) for the next workflow started in the block. With
+    workflow_id_reuse_policy="reject", starting it when the id is in use raises
+    DBOSWorkflowIDInUseError instead of returning the existing workflow."""
 
-    def __init__(self, wfid: str) -> None:
-        if not isinstance(wfid, str) or not wfid:
-            raise DBOSConfigError(f"SetWorkflowID needs a non-empty string, got {wfid!r}")
+    def __init__(self, wfid: str, *, workflow_id_reuse_policy: WorkflowIDReusePolicy | None = None) -> None:
+        if not isinstance(wfid, str) or not wfid.strip():
+            raise DBOSException(f"Invalid workflow ID {wfid!r}: workflow IDs must be non-empty and "
+                                "cannot be only whitespace.")
         if "\x00" in wfid:
             raise DBOSConfigError("SetWorkflowID: workflow ids cannot contain NUL bytes")
+        if workflow_id_reuse_policy not in (None, "return-existing", "reject"):
+            raise DBOSException(f"Invalid workflow_id_reuse_policy {workflow_id_reuse_policy}. "
+                                "Must be either 'return-existing' or 'reject'.")
         self.wfid = wfid
+        self.workflow_id_reuse_policy = workflow_id_reuse_policy
 
     def _changes(self) -> dict[str, Any]:
-        return {"workflow_id": self.wfid}
+        return {"workflow_id": self.wfid, "reuse_policy": self.workflow_id_reuse_policy}
 
 
 class SetWorkflowTimeout(_OptionBlock):
@@ -169,27 +203,54 @@ class SetWorkflowTimeout(_OptionBlock):
 
 
 class SetEnqueueOptions(_OptionBlock):
-    """Deduplication id, priority and delay for workflows enqueued in the block."""
+    """Deduplication id (and what a collision does), priority, delay, application version and
+    partition key for workflows enqueued in the block."""
 
     def __init__(self, *, deduplication_id: str | None = None, priority: int | None = None,
-                 delay_seconds: float | None = None, app_version: str | None = None,
-                 queue_partition_key: str | None = None) -> None:
-        if priority is not None and (not isinstance(priority, int) or not 0 <= priority < 2**31):
-            raise DBOSConfigError(f"priority must be an integer in [0, 2**31), got {priority!r}")
+                 app_version: str | None = None, queue_partition_key: str | None = None,
+                 delay_seconds: float | None = None,
+                 duplication_policy: DuplicationPolicy | None = None) -> None:
+        if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)
+                                     or not MIN_PRIORITY <= priority <= MAX_PRIORITY):
+            raise DBOSConfigError(f"Invalid priority {priority}. Priority must be between "
+                                  f"{MIN_PRIORITY}~{MAX_PRIORITY}.")
         if delay_seconds is not None and (not isinstance(delay_seconds, int | float) or delay_seconds < 0):
             raise DBOSConfigError(f"delay_seconds must be >= 0, got {delay_seconds!r}")
-        if deduplication_id is not None and not isinstance(deduplication_id, str):
-            raise DBOSConfigError(f"deduplication_id must be a string, got {deduplication_id!r}")
-        if queue_partition_key is not None and (not isinstance(queue_partition_key, str)
-                                                or "\x00" in queue_partition_key):
-            raise DBOSConfigError(f"queue_partition_key must be a string, got {queue_partition_key!r}")
+        for key, value in (("deduplication_id", deduplication_id), ("app_version", app_version),
+                           ("queue_partition_key", queue_partition_key)):
+            if value is not None and (not isinstance(value, str) or "\x00" in value):
+                raise DBOSConfigError(f"{key} must be a string, got {value!r}")
         if queue_partition_key is not None and deduplication_id is not None:
             raise DBOSConfigError("Deduplication is not supported for partitioned queues")
+        if duplication_policy not in (None, "reject", "return-existing"):
+            raise DBOSException(f"Invalid duplication_policy {duplication_policy}. "
+                                "Must be either 'reject' or 'return-existing'.")
         self.changes = {"deduplication_id": deduplication_id, "priority": priority,
-                        "delay_seconds": delay_seconds, "queue_partition_key": queue_partition_key}
+                        "delay_seconds": delay_seconds, "app_version": app_version,
+                        "queue_partition_key": queue_partition_key,
+                        "duplication_policy": duplication_policy}
 
     def _changes(self) -> dict[str, Any]:
         return self.changes
+
+
+class SetWorkflowAttributes(_OptionBlock):
+    """Key-value attributes (a JSON-serializable dict) recorded on workflows started or
+    enqueued in the block; not inherited by their children."""
+
+    def __init__(self, attributes: dict[str, Any] | None) -> None:
+        if attributes is not None and not isinstance(attributes, dict):
+            raise DBOSException(f"Invalid workflow attributes {attributes}. Attributes must be a dict.")
+        if attributes is not None:
+            try:
+                json.dumps(attributes)
+            except (TypeError, ValueError) as exc:
+                raise DBOSException(f"Invalid workflow attributes {attributes}. "
+                                    "Attributes must be JSON-serializable.") from exc
+        self.attributes = attributes
+
+    def _changes(self) -> dict[str, Any]:
+        return {"attributes": None if self.attributes is None else dict(self.attributes)}
 
 
 def enter_workflow(ctx: WorkflowContext) -> contextvars.Token[WorkflowContext | None]:

@@ -4,7 +4,6 @@ worker-pool supervisor. Almost every API is a classmethod, as in DBOS."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -17,6 +16,7 @@ from . import workflow as wf
 from .comms_api import CommsAPI
 from .config import DBOSConfig, Settings, build_settings
 from .context import current_step, current_workflow
+from .decorators import call_args, step_decorator, step_options, workflow_decorator
 from .errors import (
     DBOSConfigError,
     DBOSNonExistentWorkflowError,
@@ -26,8 +26,9 @@ from .handle import WorkflowHandle
 from .leader.cron import parse_cron
 from .lifecycle import Lifecycle
 from .management import Management
+from .parity import ParityAPI, ParityMeta
 from .queue import Queue, QueueRateLimit
-from .registry import GLOBAL_REGISTRY, StepOptions, WorkflowInfo, info_of
+from .registry import GLOBAL_REGISTRY, info_of
 from .runtime import Runtime, process_runtime
 from .status import WorkflowStatus
 
@@ -35,7 +36,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 log = structlog.get_logger("dbos_workers")
 
 
-class _DBOSMeta(type):
+class _DBOSMeta(ParityMeta):
     """Class-level properties (DBOS.workflow_id, DBOS.step_id, ...)."""
 
     @property
@@ -62,7 +63,9 @@ class _DBOSMeta(type):
 
     @property
     def application_version(cls) -> str:
-        return DBOS._settings().application_version
+        """This process's version: config or DBOS__APPVERSION, else computed at launch from the
+        registered workflows' source (appversion.py)."""
+        return DBOS._get().lifecycle.settings.application_version
 
     @property
     def sql_session(cls) -> Any:
@@ -72,7 +75,7 @@ class _DBOSMeta(type):
         return current_session()
 
 
-class DBOS(CommsAPI, metaclass=_DBOSMeta):
+class DBOS(CommsAPI, ParityAPI, metaclass=_DBOSMeta):
     """The DBOS singleton. `DBOS(config=...)` then `DBOS.launch()`."""
 
     _instance: DBOS | None = None
@@ -104,7 +107,7 @@ class DBOS(CommsAPI, metaclass=_DBOSMeta):
 
     @classmethod
     def _settings(cls) -> Settings:
-        return cls._get().settings
+        return cls._get().lifecycle.settings  # launch() fills in the computed application_version
 
     @classmethod
     def _rt(cls) -> Runtime:
@@ -141,19 +144,7 @@ class DBOS(CommsAPI, metaclass=_DBOSMeta):
                                                   or max_recovery_attempts < 0):
             raise DBOSConfigError(f"max_recovery_attempts must be an integer >= 0, got {max_recovery_attempts!r}")
 
-        def decorator(func: F) -> F:
-            info = WorkflowInfo(name or func.__qualname__, func, max_recovery_attempts,
-                                func.__module__)
-            GLOBAL_REGISTRY.add_workflow(info)
-
-            @functools.wraps(func)
-            def wrapper(*args: Any, **kwargs: Any) -> Any:
-                return wf.invoke(cls._rt(), info, args, kwargs)
-
-            wrapper.__dbos_workflow__ = info  # type: ignore[attr-defined]
-            return wrapper  # type: ignore[return-value]
-
-        return decorator
+        return workflow_decorator(cls._rt, name, max_recovery_attempts)
 
     @classmethod
     def scheduled(cls, cron: str) -> Callable[[F], F]:
@@ -171,21 +162,16 @@ class DBOS(CommsAPI, metaclass=_DBOSMeta):
 
     @classmethod
     def step(cls, *, name: str | None = None, retries_allowed: bool = False,
-             interval_seconds: float = 1.0, max_attempts: int = 3,
-             backoff_rate: float = 2.0) -> Callable[[F], F]:
-        def decorator(func: F) -> F:
-            opts = StepOptions(name or func.__qualname__, retries_allowed, interval_seconds,
-                               max_attempts, backoff_rate)
-
-            @functools.wraps(func)
-            def wrapper(*args: Any, **kwargs: Any) -> Any:
-                if current_workflow() is None:
-                    return func(*args, **kwargs)
-                return steps.run_step(cls._rt(), opts, func, args, kwargs)
-
-            return wrapper  # type: ignore[return-value]
-
-        return decorator
+             interval_seconds: float = 1.0, max_attempts: int = 3, backoff_rate: float = 2.0,
+             should_retry: Callable[[BaseException], bool] | None = None, preemptible: bool = False,
+             timeout_seconds: float | None = None) -> Callable[[F], F]:
+        """A step: checkpointed in its workflow, retried if retries_allowed (while should_retry
+        says so). preemptible and timeout_seconds are for async steps (an error here, as DBOS
+        for a sync step)."""
+        return step_decorator(cls._rt, {
+            "name": name, "retries_allowed": retries_allowed, "interval_seconds": interval_seconds,
+            "max_attempts": max_attempts, "backoff_rate": backoff_rate, "should_retry": should_retry,
+            "preemptible": preemptible, "timeout_seconds": timeout_seconds})
 
     @classmethod
     def transaction(cls, isolation_level: str = "SERIALIZABLE", *, name: str | None = None) -> Callable[[F], F]:
@@ -201,7 +187,7 @@ class DBOS(CommsAPI, metaclass=_DBOSMeta):
     @classmethod
     def run_step(cls, options: dict[str, Any] | None, func: Callable[..., Any], *args: Any,
                  **kwargs: Any) -> Any:
-        opts = StepOptions(**{"name": getattr(func, "__qualname__", "step"), **(options or {})})
+        opts = step_options(options, func)
         if current_workflow() is None:
             return func(*args, **kwargs)
         return steps.run_step(cls._rt(), opts, func, args, kwargs)
@@ -209,7 +195,7 @@ class DBOS(CommsAPI, metaclass=_DBOSMeta):
     # Starting workflows --------------------------------------------------------------------
     @classmethod
     def start_workflow(cls, func: Callable[..., Any], *args: Any, **kwargs: Any) -> WorkflowHandle[Any]:
-        rt, info = cls._rt(), info_of(func)
+        rt, info, args = cls._rt(), info_of(func), call_args(func, args)
         handle, ctx = wf.start(rt, info, args, kwargs, wf.Placement("pool"))
         if ctx is not None:
             rt.executor_threads.submit(wf.run_detached, rt, ctx, info, args, kwargs)
@@ -218,7 +204,7 @@ class DBOS(CommsAPI, metaclass=_DBOSMeta):
     @classmethod
     def enqueue_workflow(cls, queue_name: str, func: Callable[..., Any], *args: Any,
                          **kwargs: Any) -> WorkflowHandle[Any]:
-        return wf.enqueue(cls._rt(), queue_name, info_of(func), args, kwargs)
+        return wf.enqueue(cls._rt(), queue_name, info_of(func), call_args(func, args), kwargs)
 
     @classmethod
     def register_queue(cls, name: str, *, worker_concurrency: int | None = None,
@@ -331,5 +317,9 @@ class DBOS(CommsAPI, metaclass=_DBOSMeta):
         return cls._mgmt().leader()
 
     @classmethod
-    def list_workflow_steps(cls, workflow_id: str) -> list[dict[str, Any]]:
-        return cls._mgmt().steps(workflow_id)
+    def list_workflow_steps(cls, workflow_id: str, *, load_output: bool = True, limit: int | None = None,
+                            offset: int | None = None) -> list[dict[str, Any]]:
+        """DBOS's StepInfo dicts, by function id (in a workflow: checkpointed as a step)."""
+        return steps.operation(cls._rt(), "DBOS.listWorkflowSteps",  # type: ignore[no-any-return]
+                               lambda ctx, fid: cls._mgmt().steps(workflow_id, load_output=load_output,
+                                                                  limit=limit, offset=offset))

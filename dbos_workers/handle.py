@@ -91,7 +91,8 @@ class WorkflowHandle(Generic[R]):
             raise ValueError(f"polling_interval_sec must be > 0, not {polling_interval_sec!r}")
         return operation(  # type: ignore[no-any-return]
             self._rt, "DBOS.getResult",
-            lambda ctx, fid: wait_outcome(self._rt, self.workflow_id, timeout, float(polling_interval_sec)))
+            lambda ctx, fid: wait_outcome(self._rt, self.workflow_id, timeout, float(polling_interval_sec)),
+            child_workflow_id=self.workflow_id)
 
     def get_status(self) -> WorkflowStatus:
         row = self._rt.db.workflows.get(self.workflow_id)

@@ -24,6 +24,7 @@ class LateRegistrations:
     def __init__(self, rt: Runtime, registry: Registry) -> None:
         self.rt, self.registry = rt, registry
         self.launched_names = set(registry.workflows)
+        self.launched_instances = frozenset(registry.instances)
         self.executor: Executor | None = None
         self._lock = threading.Lock()
 
@@ -36,7 +37,7 @@ class LateRegistrations:
         return executor is None or executor.stop(timeout)
 
     def _plan(self, registry: Registry, catalog: list[QueueSettings]) -> ClaimPlan:
-        return late_plan(registry, catalog, self.launched_names)
+        return late_plan(registry, catalog, self.launched_names, self.launched_instances)
 
     def _registered(self, kind: str, name: str) -> None:
         rt = self.rt
@@ -49,7 +50,7 @@ class LateRegistrations:
             for workflow_name, cron in list(self.registry.schedules):
                 if workflow_name == name:
                     rt.db.schedules.register(name, name, cron)
-        if kind == "workflow":
+        if kind in ("workflow", "instance"):
             self._executor().parked_due.set()
             self._executor().wake.set()
 

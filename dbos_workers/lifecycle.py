@@ -8,6 +8,7 @@ then open this process's pool and listener and recover its own dead PENDING work
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import functools
 import os
 import threading
@@ -18,6 +19,7 @@ from typing import Any
 import structlog
 
 from . import queue_registry
+from .appversion import compute_app_version
 from .config import Settings
 from .db import migrate
 from .db.repository import mask_url
@@ -67,9 +69,12 @@ class Lifecycle:
                 warnings.warn("DBOS.launch() called twice; ignoring the second call",
                               UserWarning, stacklevel=3)
                 return
-            s = self.settings
-            configure(s.log_level)
+            configure(self.settings.log_level)
             internal_queue()
+            if not self.settings.application_version:  # neither config nor DBOS__APPVERSION
+                self.settings = dataclasses.replace(self.settings, application_version=compute_app_version(
+                    self.registry, self.settings.name))
+            s = self.settings
             url = self.database_url()
             migrate.ensure_database(url)
             migrate.migrate(url, s.schema)

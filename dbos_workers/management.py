@@ -50,15 +50,25 @@ class Management:
         return {"instance_id": row.instance_id, "executor_id": row.executor_id,
                 "elected_at": row.elected_at, "renewed_at": row.renewed_at}
 
-    def steps(self, workflow_id: str) -> builtins.list[dict[str, Any]]:
+    def steps(self, workflow_id: str, *, load_output: bool = True, limit: int | None = None,
+              offset: int | None = None) -> builtins.list[dict[str, Any]]:
+        """DBOS's StepInfo: function_id, function_name, output, error, child_workflow_id,
+        child_shard_key (None: no sharding), started_at_epoch_ms, completed_at_epoch_ms."""
+        rows = self.rt.db.steps.recorded(workflow_id)[offset or 0:]
         out = []
-        for r in self.rt.db.steps.recorded(workflow_id):
+        for r in rows[:limit] if limit is not None else rows:
             out.append({
                 "function_id": r.function_id, "function_name": r.function_name,
-                "output": None if r.output is None else self.rt.serializer.deserialize(r.output),
-                "error": None if r.error is None else self.rt.serializer.deserialize_error(r.error),
+                "output": self._load(r.output) if load_output else None,
+                "error": self._load(r.error, error=True) if load_output else None,
                 "child_workflow_id": r.child_workflow_id,
+                "child_shard_key": None,
                 "started_at_epoch_ms": r.started_at_ms,
                 "completed_at_epoch_ms": r.completed_at_ms,
             })
         return out
+
+    def _load(self, text: str | None, error: bool = False) -> Any:
+        if text is None:
+            return None
+        return self.rt.serializer.deserialize_error(text) if error else self.rt.serializer.deserialize(text)

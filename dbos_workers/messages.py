@@ -19,7 +19,7 @@ from .errors import (
 )
 from .handle import BACKSTOP_SEC
 from .runtime import Runtime
-from .steps import check_cancelled, ensure_owner, operation, replay
+from .steps import check_cancelled, durable_timeout, ensure_owner, operation, record_operation, replay
 
 NULL_TOPIC = "__null__topic__"
 
@@ -104,13 +104,15 @@ def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
         raise DBOSWorkersError("DBOS.recv must be called from a workflow (not a step)")
     check_cancelled(rt, ctx)
     fid = ctx.next_function_id()
+    timeout_fid = ctx.next_function_id()  # the timeout, "DBOS.sleep" (as DBOS)
     done, value = replay(rt, ctx, fid, "DBOS.recv")
     if done:
         return value
     t = _topic(topic)
-    deadline = time.monotonic() + timeout_seconds
+    deadline = time.monotonic() + durable_timeout(rt, ctx, timeout_fid, timeout_seconds)
     name = "DBOS.recv"
-    checkpoint = Checkpoint(ctx.workflow_id, ctx.owner_token, fid, name, None, None, None, None)
+    checkpoint = Checkpoint(ctx.workflow_id, ctx.owner_token, fid, name, None, None, None,
+                            rt.clock.now_ms())
     timeout_value = rt.serializer.serialize(None)
     rt.listen_done()
     with rt.waiters.watch(wake_key("m:", f"{ctx.workflow_id}::{t}")) as woken:
@@ -145,23 +147,40 @@ def set_event(rt: Runtime, key: str, value: Any) -> None:
 
 
 def get_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: float) -> Any:
+    """In a workflow: operation "DBOS.getEvent", its timeout the next one, "DBOS.sleep" (as
+    DBOS); the value is recorded with the workflow's next write."""
     _text("workflow id", workflow_id)
     _text("event key", key)
-    def wait(_: Any, __: int) -> Any:
-        deadline = time.monotonic() + timeout_seconds
-        rt.listen_done()
-        with rt.waiters.watch(wake_key("e:", f"{workflow_id}::{key}")) as woken:
-            while True:
-                value = rt.db.messages.get_event(workflow_id, key)
-                if value is not None:
-                    return rt.serializer.deserialize(value)
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                woken.wait(min(BACKSTOP_SEC, remaining))
-                woken.clear()
+    ctx = current_workflow()
+    if ctx is None or current_step() is not None:
+        return _wait_event(rt, workflow_id, key, timeout_seconds)
+    check_cancelled(rt, ctx)
+    fid = ctx.next_function_id()
+    timeout_fid = ctx.next_function_id()
+    done, value = replay(rt, ctx, fid, "DBOS.getEvent")
+    if done:
+        return value
+    remaining = durable_timeout(rt, ctx, timeout_fid, timeout_seconds)
+    started = rt.clock.now_ms()
+    value = _wait_event(rt, workflow_id, key, remaining)
+    record_operation(rt, ctx, fid, "DBOS.getEvent", output=rt.serializer.serialize(value), error=None,
+                     started_at_ms=started, defer=True)
+    return value
 
-    return operation(rt, "DBOS.getEvent", wait)
+
+def _wait_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: float) -> Any:
+    deadline = time.monotonic() + timeout_seconds
+    rt.listen_done()
+    with rt.waiters.watch(wake_key("e:", f"{workflow_id}::{key}")) as woken:
+        while True:
+            value = rt.db.messages.get_event(workflow_id, key)
+            if value is not None:
+                return rt.serializer.deserialize(value)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            woken.wait(min(BACKSTOP_SEC, remaining))
+            woken.clear()
 
 
 def get_all_events(rt: Runtime, workflow_id: str) -> dict[str, Any]:

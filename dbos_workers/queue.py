@@ -169,10 +169,11 @@ class Queue:
 
     # Enqueue ---------------------------------------------------------------------------------
     def enqueue(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> WorkflowHandle[Any]:
+        from .decorators import call_args
         from .runtime import current_runtime
         from .workflow import enqueue
 
-        return enqueue(current_runtime(), self.name, info_of(func), args, kwargs)
+        return enqueue(current_runtime(), self.name, info_of(func), call_args(func, args), kwargs)
 
     def enqueue_many(self, func: Callable[..., Any], items: Iterable[Any]) -> list[WorkflowHandle[Any]]:
         """Enqueue many runs of func in one transaction (all or none): each item is an argument

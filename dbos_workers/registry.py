@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import DBOSConfigError, DBOSWorkersError, DBOSWorkflowFunctionNotFoundError
+from .errors import DBOSConfigError, DBOSException, DBOSWorkflowFunctionNotFoundError
 
 if TYPE_CHECKING:
     from .queue import Queue
@@ -30,19 +31,34 @@ class StepOptions:
     interval_seconds: float = 1.0
     max_attempts: int = 3
     backoff_rate: float = 2.0
+    should_retry: Callable[[BaseException], bool] | None = None
+    preemptible: bool = False
+    timeout_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise DBOSConfigError(f"step {self.name!r}: max_attempts must be >= 1")
         if self.interval_seconds < 0 or self.backoff_rate <= 0:
             raise DBOSConfigError(f"step {self.name!r}: interval_seconds >= 0 and backoff_rate > 0")
+        # As DBOS: preemption and timeouts exist for async steps only (sync steps cannot be
+        # interrupted safely), and async steps are not supported yet.
+        if self.preemptible:
+            raise DBOSException(f"Step {self.name} is sync but preemptible=True. "
+                                "Preemption is only supported for async steps.")
+        if self.timeout_seconds is not None:
+            raise DBOSException(f"Step {self.name} is sync but timeout_seconds is set. "
+                                "Step timeouts are only supported for async steps.")
+        if self.should_retry is not None and inspect.iscoroutinefunction(self.should_retry):
+            raise DBOSException(f"Step {self.name} is sync but should_retry is async. "
+                                "Use an async step to pair with an async validator.")
 
 
 @dataclass
 class Registry:
     workflows: dict[str, WorkflowInfo] = field(default_factory=dict)
     queues: dict[str, Queue] = field(default_factory=dict)
-    instances: dict[str, Any] = field(default_factory=dict)
+    instances: dict[str, Any] = field(default_factory=dict)  # "<class name>/<config name>"
+    classes: dict[str, type] = field(default_factory=dict)  # @DBOS.dbos_class, by registered name
     schedules: list[tuple[str, str]] = field(default_factory=list)  # (workflow name, cron)
     lock: threading.Lock = field(default_factory=threading.Lock)
     version: int = 0  # bumped by every registration: claimers rebuild their plan when it moves
@@ -66,7 +82,9 @@ class Registry:
         with self.lock:
             old = self.workflows.get(info.name)
             if old is not None and old.func is not info.func:
-                if old.module != info.module:
+                if info.name.startswith(TEMP_PREFIX):
+                    pass  # a step's temporary workflow: the step's own name decides (as DBOS)
+                elif old.module != info.module:
                     raise DBOSConfigError(
                         f"workflow name {info.name!r} is registered twice (modules {old.module} "
                         f"and {info.module}); pass @DBOS.workflow(name=...) to tell them apart"
@@ -79,8 +97,19 @@ class Registry:
     def workflow(self, name: str) -> WorkflowInfo:
         info = self.workflows.get(name)
         if info is None:
-            raise DBOSWorkflowFunctionNotFoundError(name)
+            raise DBOSWorkflowFunctionNotFoundError("<NONE>", f"{name} is not a registered workflow function")
         return info
+
+    def add_class(self, name: str, cls: type) -> None:
+        with self.lock:
+            self.classes[name] = cls
+        self._changed("class", name)
+
+    def add_instance(self, key: str, inst: Any) -> None:
+        """A DBOSConfiguredInstance, keyed "<class name>/<config name>"."""
+        with self.lock:
+            self.instances[key] = inst
+        self._changed("instance", key)
 
     def add_queue(self, queue: Queue) -> None:
         with self.lock:
@@ -98,6 +127,7 @@ class Registry:
             self.workflows.clear()
             self.queues.clear()
             self.instances.clear()
+            self.classes.clear()
             self.schedules.clear()
             self.listen = None
             self.version += 1
@@ -108,10 +138,13 @@ def info_of(func: Callable[..., Any]) -> WorkflowInfo:
     info = getattr(func, "__dbos_workflow__", None)
     if not isinstance(info, WorkflowInfo):
         name = getattr(func, "__qualname__", repr(func))
-        raise DBOSWorkersError(f"{name} is not a workflow: decorate it with @DBOS.workflow()")
+        raise DBOSWorkflowFunctionNotFoundError(
+            "<NONE>", f"{name} is not a registered workflow function (it is not a workflow: "
+            "decorate it with @DBOS.workflow())")
     return info
 
 
 GLOBAL_REGISTRY = Registry()
 DEFAULT_MAX_RECOVERY_ATTEMPTS = 100
 INTERNAL_QUEUE = "_dbos_internal_queue"
+TEMP_PREFIX = "<temp>."  # a step started or enqueued as a workflow: "<temp>.<step name>"

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from .db.records import WorkflowRecord
 
 if TYPE_CHECKING:
     from .runtime import Runtime
+
+
+class WorkflowStatusString(Enum):
+    """The values of WorkflowStatus.status (as DBOS)."""
+
+    PENDING = "PENDING"
+    SUCCESS = "SUCCESS"
+    ERROR = "ERROR"
+    MAX_RECOVERY_ATTEMPTS_EXCEEDED = "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
+    CANCELLED = "CANCELLED"
+    ENQUEUED = "ENQUEUED"
+    DELAYED = "DELAYED"
 
 
 @dataclass
@@ -36,6 +50,12 @@ class WorkflowStatus:
     dequeued_at: int | None
     completed_at: int | None
     delay_until_epoch_ms: int | None
+    # Who started it (DBOSContextSetAuth, required roles), its attributes, its partition key.
+    authenticated_user: str | None = None
+    authenticated_roles: list[str] | None = None
+    assumed_role: str | None = None
+    attributes: dict[str, Any] | None = None
+    queue_partition_key: str | None = None
 
 
 def _load(rt: Runtime, text: str | None, error: bool = False) -> Any:
@@ -60,4 +80,8 @@ def status_from_row(rt: Runtime, row: WorkflowRecord) -> WorkflowStatus:
         parent_workflow_id=row.parent_workflow_id, created_at=row.created_at,
         updated_at=row.updated_at, dequeued_at=row.started_at_ms,
         completed_at=row.completed_at, delay_until_epoch_ms=row.delay_until_ms,
+        authenticated_user=row.authenticated_user,
+        authenticated_roles=json.loads(row.authenticated_roles) if row.authenticated_roles else None,
+        assumed_role=row.assumed_role, attributes=row.attributes,
+        queue_partition_key=row.queue_partition_key,
     )

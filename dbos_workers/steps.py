@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .auth import assuming, check_roles
+from .classes import meta_of
 from .context import (
     StepContext,
     WorkflowContext,
@@ -31,6 +33,7 @@ from .registry import StepOptions
 from .runtime import Runtime
 
 _MAX_RETRY_SLEEP = 3600.0
+SLEEP = "DBOS.sleep"
 
 
 def flush_pending(rt: Runtime, ctx: WorkflowContext) -> None:
@@ -56,14 +59,15 @@ def check_cancelled(rt: Runtime, ctx: WorkflowContext) -> None:
 
 def record_operation(rt: Runtime, ctx: WorkflowContext, fid: int, name: str, *,
                      output: str | None, error: str | None, child_workflow_id: str | None = None,
-                     started_at_ms: int | None = None, defer: bool = False) -> None:
+                     started_at_ms: int | None = None, defer: bool = False,
+                     completed_at_ms: int | None = None) -> None:
     """Checkpoint operation fid. With defer, the write waits for the workflow's next operation
     or its outcome and shares their statement: a step that is the last thing a workflow does
     costs no commit of its own. (A crash before that write re-runs the step, as a crash right
     after any step does: steps are at-least-once.)"""
     flush_pending(rt, ctx)
     checkpoint = Checkpoint(ctx.workflow_id, ctx.owner_token, fid, name, output, error,
-                            child_workflow_id, started_at_ms)
+                            child_workflow_id, started_at_ms, completed_at_ms)
     if defer:
         ctx.pending = checkpoint
     else:
@@ -97,7 +101,8 @@ def replay(rt: Runtime, ctx: WorkflowContext, fid: int, name: str) -> tuple[bool
     return True, rt.serializer.deserialize(recorded.output)
 
 
-def operation(rt: Runtime, name: str, compute: Callable[[WorkflowContext, int], Any]) -> Any:
+def operation(rt: Runtime, name: str, compute: Callable[[WorkflowContext, int], Any], *,
+              child_workflow_id: str | None = None) -> Any:
     """Run compute(ctx, fid) once per workflow position and checkpoint its result."""
     ctx = current_workflow()
     if ctx is None or current_step() is not None:
@@ -111,27 +116,35 @@ def operation(rt: Runtime, name: str, compute: Callable[[WorkflowContext, int], 
     try:
         value = compute(ctx, fid)
     except Exception as exc:
-        record_operation(rt, ctx, fid, name, output=None,
+        record_operation(rt, ctx, fid, name, output=None, child_workflow_id=child_workflow_id,
                          error=rt.serializer.serialize_error(exc), started_at_ms=started)
         raise
     record_operation(rt, ctx, fid, name, output=rt.serializer.serialize(value), error=None,
-                     started_at_ms=started)
+                     child_workflow_id=child_workflow_id, started_at_ms=started)
     return value
 
 
 def run_step(rt: Runtime, opts: StepOptions, func: Callable[..., Any],
-             args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+             args: tuple[Any, ...], kwargs: dict[str, Any], fid: int | None = None) -> Any:
+    """Run func as a step of the current workflow at its next function id (or at `fid`, one
+    drawn earlier by DBOS.reserve_step), replaying a recorded result."""
     ctx = current_workflow()
     if ctx is None or current_step() is not None:
         return func(*args, **kwargs)  # outside a workflow, or nested: a plain call
     check_cancelled(rt, ctx)
-    fid = ctx.next_function_id()
+    if fid is None:
+        fid = ctx.next_function_id()
     done, value = replay(rt, ctx, fid, opts.name)
     if done:
         return value
     started = rt.clock.now_ms()
     try:
-        result = _attempts(rt, ctx, fid, opts, func, args, kwargs)
+        role = check_roles(meta_of(func), opts.name)
+        if role is None:  # the common case: no roles required, no context manager
+            result = _attempts(rt, ctx, fid, opts, func, args, kwargs)
+        else:
+            with assuming(role):
+                result = _attempts(rt, ctx, fid, opts, func, args, kwargs)
     except (DBOSWorkflowCancelledError, WorkflowOwnershipLostError, WorkerDrainingError):
         raise
     except Exception as exc:
@@ -145,35 +158,62 @@ def run_step(rt: Runtime, opts: StepOptions, func: Callable[..., Any],
 
 def _attempts(rt: Runtime, ctx: WorkflowContext, fid: int, opts: StepOptions,
               func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    max_attempts = opts.max_attempts if opts.retries_allowed else 1
-    errors: list[BaseException] = []
+    """One try, or with retries up to max_attempts (DBOS.step_status numbers them from 0)
+    while should_retry (if given) says so; DBOSMaxStepRetriesExceeded once they run out."""
+    if not opts.retries_allowed:
+        token = enter_step(StepContext(fid))
+        try:
+            return func(*args, **kwargs)
+        finally:
+            exit_step(token)
+    errors: list[Exception] = []
     delay = opts.interval_seconds
-    for attempt in range(1, max_attempts + 1):
-        token = enter_step(StepContext(fid, attempt, max_attempts))
+    for attempt in range(opts.max_attempts):
+        token = enter_step(StepContext(fid, attempt, opts.max_attempts))
         try:
             return func(*args, **kwargs)
         except Exception as exc:
-            if not opts.retries_allowed:
+            if opts.should_retry is not None and not opts.should_retry(exc):
                 raise
             errors.append(exc)
             rt.log.warning("step_attempt_failed", workflow_id=ctx.workflow_id, step=opts.name,
-                           attempt=attempt, error=repr(exc)[:200])
+                           attempt=attempt + 1, of=opts.max_attempts, error=repr(exc)[:200])
         finally:
             exit_step(token)
-        if attempt < max_attempts:
+        if attempt < opts.max_attempts - 1:
             if ctx.cancelled.wait(min(delay, _MAX_RETRY_SLEEP)):
                 raise DBOSWorkflowCancelledError(ctx.workflow_id)
             check_cancelled(rt, ctx)
             delay *= opts.backoff_rate
-    raise DBOSMaxStepRetriesExceeded(opts.name, max_attempts, errors)
+    raise DBOSMaxStepRetriesExceeded(opts.name, opts.max_attempts, errors)
 
 
 def durable_sleep(rt: Runtime, seconds: float) -> None:
+    """DBOS.sleep: the wake-up time (epoch seconds) is recorded as step "DBOS.sleep", ending at
+    the wake-up time, as DBOS; a recovered workflow sleeps only what is left."""
     ctx = current_workflow()
     if ctx is None or current_step() is not None:
         time.sleep(seconds)
         return
-    wake_ms: int = operation(rt, "DBOS.sleep", lambda c, f: rt.clock.now_ms() + int(seconds * 1000))
-    remaining = (wake_ms - rt.clock.now_ms()) / 1000
+    if seconds <= 0:
+        return
+    check_cancelled(rt, ctx)
+    fid = ctx.next_function_id()
+    remaining = durable_timeout(rt, ctx, fid, seconds, ends_at_wake=True)
     if remaining > 0 and ctx.cancelled.wait(remaining):
         raise DBOSWorkflowCancelledError(ctx.workflow_id)
+
+
+def durable_timeout(rt: Runtime, ctx: WorkflowContext, fid: int, seconds: float, *,
+                    ends_at_wake: bool = False) -> float:
+    """The seconds left of a durable wait at operation fid ("DBOS.sleep": a sleep, or the
+    timeout of a recv or get_event, recorded before the wait as DBOS does). A timeout's record
+    rides with the workflow's next write; a sleep's is written before it sleeps."""
+    done, wake = replay(rt, ctx, fid, SLEEP)
+    now = rt.clock.now_ms()
+    if not done:
+        wake = now / 1000 + seconds
+        record_operation(rt, ctx, fid, SLEEP, output=rt.serializer.serialize(wake), error=None,
+                         started_at_ms=now, defer=not ends_at_wake,
+                         completed_at_ms=int(wake * 1000) if ends_at_wake else None)
+    return max(0.0, float(wake) - now / 1000)

@@ -8,6 +8,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from . import auth, starting
+from .classes import meta_of, target_names
 from .context import (
     StartOptions,
     WorkflowContext,
@@ -22,13 +24,12 @@ from .context import (
 from .db.records import ClaimedWorkflow, Completion, Inserted, NewWorkflow, StepRecord
 from .errors import (
     DBOSConfigError,
-    DBOSConflictingWorkflowError,
     DBOSQueueConfigError,
     DBOSQueueDeduplicatedError,
     DBOSSerializationError,
     DBOSWorkersError,
     DBOSWorkflowCancelledError,
-    DuplicateKeyError,
+    DBOSWorkflowIDInUseError,
     WorkerDrainingError,
     WorkflowOwnershipLostError,
 )
@@ -49,12 +50,14 @@ class Placement:
     queue_name: str | None = None
 
 
-def _assign_id(parent: WorkflowContext | None) -> tuple[str, int | None]:
+def _assign_id(rt: Runtime, parent: WorkflowContext | None) -> tuple[str, int | None]:
     explicit = consume_workflow_id()
     if parent is None:
         return explicit or str(uuid.uuid4()), None
     fid = parent.next_function_id()
     recorded = parent.recorded.get(fid)
+    if recorded is not None and recorded.error is not None:  # the start failed (id in use, ...)
+        raise rt.serializer.deserialize_error(recorded.error)
     if recorded is not None and recorded.child_workflow_id:
         return recorded.child_workflow_id, fid
     return explicit or f"{parent.workflow_id}-{fid}", fid
@@ -73,8 +76,17 @@ def _deadline(rt: Runtime, opts: StartOptions, parent: WorkflowContext | None,
     return None, None
 
 
+@dataclass(frozen=True)
+class Target:
+    """What a start records about the function's target (see classes.py)."""
+
+    class_name: str | None = None
+    config_name: str | None = None
+
+
 def new_row(rt: Runtime, info: WorkflowInfo, workflow_id: str, inputs: str, placement: Placement,
-            parent: WorkflowContext | None, opts: StartOptions | None = None) -> NewWorkflow:
+            parent: WorkflowContext | None, target: Target = Target(),
+            opts: StartOptions | None = None) -> NewWorkflow:
     """The row to insert for a start or an enqueue, under the options in effect (or `opts`)."""
     opts = opts or start_options()
     queued = placement.mode == "queue"
@@ -83,66 +95,78 @@ def new_row(rt: Runtime, info: WorkflowInfo, workflow_id: str, inputs: str, plac
     delay_ms = int(opts.delay_seconds * 1000) if queued and opts.delay_seconds else None
     return NewWorkflow(
         workflow_id=workflow_id, status=("DELAYED" if delay_ms else "ENQUEUED") if queued else "PENDING",
-        name=info.name, class_name=info.class_name, config_name=None, inputs=inputs,
+        name=info.name, class_name=target.class_name, config_name=target.config_name, inputs=inputs,
         serialization=rt.serializer.name(), queue_name=placement.queue_name if queued else None,
         priority=(opts.priority or 0) if queued else 0,
         deduplication_id=opts.deduplication_id if queued else None,
         executor_id=None if queued else rt.executor_id,
         owner_token=None if queued else uuid.uuid4().hex,
         owner_instance=None if queued else rt.instance_id,
-        application_version=rt.settings.application_version, application_name=rt.settings.name,
+        application_name=rt.settings.name,
         recovery_attempts=0 if queued else 1, max_recovery_attempts=info.max_recovery_attempts,
         timeout_ms=timeout_ms, deadline_ms=deadline_ms,
         delay_until_ms=(now + delay_ms) if delay_ms else None,
         parent_workflow_id=parent.workflow_id if parent else None,
-        started_at_ms=None if queued else now,
-        queue_partition_key=opts.queue_partition_key if queued else None,
-        is_debounced=queued and opts.debounced, debounce_deadline_ms=opts.debounce_deadline_ms if queued else None)
+        started_at_ms=None if queued else now, is_debounced=queued and opts.debounced,
+        debounce_deadline_ms=opts.debounce_deadline_ms if queued else None,
+        **starting.extras(rt, opts, queued))
 
 
 def start(rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[str, Any],
-          placement: Placement) -> tuple[WorkflowHandle[Any], WorkflowContext | None]:
+          placement: Placement, target: Target | None = None) -> tuple[WorkflowHandle[Any], WorkflowContext | None]:
     """Insert (or find) the workflow row. Returns its handle and, when this call created a
-    row that runs here, the context to run it with (None: already exists, or queued)."""
+    row that runs here, the context to run it with (None: already exists, or queued). `args`
+    include the instance (or class) of a method; its inputs leave it out (unless the target
+    is given: enqueue by name)."""
     if current_step() is not None:
         raise DBOSWorkersError("workflows cannot be started or enqueued from inside a step")
+    opts = start_options()
+    starting.validate(opts, placement.mode == "queue")
     parent = current_workflow()
     if parent is not None:
         flush_pending(rt, parent)  # the parent's last step is durable before its child exists
-    workflow_id, fid = _assign_id(parent)
-    new = new_row(rt, info, workflow_id, rt.serializer.serialize({"args": args, "kwargs": kwargs}),
-                   placement, parent)
-    row = _insert(rt, new)
-    if row is None:  # not visible: an insert that committed after our snapshot, or a dedup conflict
-        found = rt.db.workflows.outcome(workflow_id)
-        if found is None and new.deduplication_id is not None:
-            raise DBOSQueueDeduplicatedError(workflow_id, str(new.queue_name), new.deduplication_id)
-        row = None if found is None else Inserted(False, found.status, info.name, found.output, found.error)
-    if row is not None and not row.inserted and row.name != info.name:
-        raise DBOSConflictingWorkflowError(workflow_id, f"it runs {row.name!r}, not {info.name!r}")
+    workflow_id, fid = _assign_id(rt, parent)
+    started = rt.clock.now_ms()
+    stored = args
+    if target is None:
+        target = Target(*target_names(meta_of(info.func), args))
+        stored = args[1:] if target.class_name is not None else args
+    new = new_row(rt, info, workflow_id, rt.serializer.serialize({"args": stored, "kwargs": kwargs}),
+                   placement, parent, target)
+    try:
+        row, workflow_id = _insert(rt, new, opts, info)
+    except (DBOSWorkflowIDInUseError, DBOSQueueDeduplicatedError) as exc:
+        if parent is not None and fid is not None and fid not in parent.recorded:
+            record_operation(rt, parent, fid, info.name, output=None,
+                             error=rt.serializer.serialize_error(exc), started_at_ms=started)
+        raise
     if parent is not None and fid is not None and fid not in parent.recorded:
         record_operation(rt, parent, fid, info.name, output=None, error=None,
-                         child_workflow_id=workflow_id)
+                         child_workflow_id=workflow_id, started_at_ms=started)
     handle: WorkflowHandle[Any] = WorkflowHandle(rt, workflow_id)
     if row is None or not row.inserted or new.owner_token is None:
         return handle, None
-    return handle, WorkflowContext(workflow_id=workflow_id, owner_token=new.owner_token,
-                                   name=info.name, recorded={}, deadline_ms=new.deadline_ms)
+    identity = auth.from_row(new.authenticated_user, new.authenticated_roles, new.assumed_role)
+    return handle, WorkflowContext(
+        workflow_id=workflow_id, owner_token=new.owner_token, name=info.name, recorded={},
+        deadline_ms=new.deadline_ms, authenticated_user=identity.authenticated_user,
+        authenticated_roles=identity.authenticated_roles, assumed_role=identity.assumed_role)
+
+
+def _insert(rt: Runtime, new: NewWorkflow, opts: StartOptions,
+            info: WorkflowInfo) -> tuple[Inserted | None, str]:
+    notify = new.status == "ENQUEUED" and rt.coalescer.claim_inline(str(new.queue_name))
+    row, workflow_id = starting.insert(rt, new, opts, notify)
+    if row is None and workflow_id == new.workflow_id:  # a concurrent insert committed after our snapshot
+        found = rt.db.workflows.outcome(workflow_id)
+        row = None if found is None else Inserted(False, found.status, info.name, found.output,
+                                                  found.error, new.class_name, new.config_name)
+    if row is not None and not row.inserted:
+        starting.check_existing(row, new, opts.reuse_policy)
+    return row, workflow_id
 
 
 _unregistered_warned: set[str] = set()
-
-
-def _insert(rt: Runtime, new: NewWorkflow) -> Inserted | None:
-    """Queued rows go through the enqueue group commit (concurrent enqueues share one
-    statement); a row that runs here is inserted on its own."""
-    if new.owner_token is None:
-        notify = new.status == "ENQUEUED" and rt.coalescer.claim_inline(str(new.queue_name))
-        return rt.writers.enqueues.submit((new, notify))
-    try:
-        return rt.db.workflows.insert(new, notify=False)
-    except DuplicateKeyError:  # a PENDING start has no deduplication id: cannot happen
-        raise DBOSConflictingWorkflowError(new.workflow_id, "a unique constraint was violated") from None
 
 
 def enqueue(rt: Runtime, queue_name: str, info: WorkflowInfo, args: tuple[Any, ...],
@@ -173,10 +197,12 @@ def run(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo, args: tuple[Any, 
     rt.inflight.attach(ctx)
     token = enter_workflow(ctx)
     options_token = _options.set(StartOptions())
+    identity_token = auth.enter(auth.Identity(ctx.authenticated_user, ctx.authenticated_roles,
+                                              ctx.assumed_role))
     handed_over = False
     try:
         try:
-            result = info.func(*args, **kwargs)
+            result = _body(info, args, kwargs)
         except (WorkflowOwnershipLostError, WorkerDrainingError, DBOSWorkflowCancelledError):
             raise
         except BaseException as exc:
@@ -190,6 +216,7 @@ def run(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo, args: tuple[Any, 
         handed_over = complete(rt, ctx, "SUCCESS", output, None, on_durable)
         return result
     finally:
+        auth.leave(identity_token)
         _options.reset(options_token)
         exit_workflow(token)
         if not handed_over:
@@ -227,19 +254,55 @@ def run_detached(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo, args: tu
                      error=type(exc).__name__)
 
 
+def _body(info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The workflow function, under its required roles: a run whose identity holds none of
+    them fails (DBOSNotAuthorizedError, recorded as its outcome, as DBOS)."""
+    role = auth.check_roles(meta_of(info.func), info.name)
+    if role is None:
+        return info.func(*args, **kwargs)
+    with auth.assuming(role):
+        return info.func(*args, **kwargs)
+
+
 def invoke(rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """A direct call: run durably inline; an existing id returns (or awaits) its outcome."""
-    handle, ctx = start(rt, info, args, kwargs, Placement("inline"))
-    if ctx is None:
-        return wait_outcome(rt, handle.workflow_id)
-    return run(rt, ctx, info, args, kwargs)
+    """A direct call: run durably inline; an existing id returns (or awaits) its outcome. A
+    caller without a required role is refused before anything is recorded. In a workflow, the
+    child's outcome is recorded as the parent's next operation, "DBOS.getResult" (as DBOS)."""
+    parent = current_workflow() if current_step() is None else None
+    with auth.assuming(auth.check_roles(meta_of(info.func), info.name)):
+        handle, ctx = start(rt, info, args, kwargs, Placement("inline"))
+    started = rt.clock.now_ms()
+    try:
+        result = wait_outcome(rt, handle.workflow_id) if ctx is None else run(rt, ctx, info, args, kwargs)
+    except Exception as exc:
+        _record_get_result(rt, parent, handle.workflow_id, started, None, exc)
+        raise
+    _record_get_result(rt, parent, handle.workflow_id, started, result, None)
+    return result
+
+
+def _record_get_result(rt: Runtime, parent: WorkflowContext | None, child_id: str, started_ms: int,
+                       result: Any, error: Exception | None) -> None:
+    if parent is None:
+        return
+    fid = parent.next_function_id()
+    if fid in parent.recorded:
+        return
+    output = None if error is not None else rt.serializer.serialize(result)
+    record_operation(rt, parent, fid, "DBOS.getResult", output=output,
+                     error=None if error is None else rt.serializer.serialize_error(error),
+                     child_workflow_id=child_id, started_at_ms=started_ms, defer=True)
 
 
 def resume_context(rt: Runtime, claimed: ClaimedWorkflow) -> WorkflowContext:
-    """Context for a claimed or recovered row, with its recorded operations for replay."""
+    """Context for a claimed or recovered row, with its recorded operations for replay and the
+    identity it was started with (the role it assumes is decided again when it runs)."""
     recorded: dict[int, StepRecord] = {}
     if claimed.has_steps:  # the claim tells whether anything was recorded
         recorded = {r.function_id: r for r in rt.db.steps.recorded(claimed.workflow_id)}
+    identity = auth.from_row(claimed.authenticated_user, claimed.authenticated_roles)
     return WorkflowContext(workflow_id=claimed.workflow_id, owner_token=claimed.owner_token,
                            name=claimed.name, recorded=recorded, deadline_ms=claimed.deadline_ms,
-                           queue_name=claimed.queue_name)
+                           queue_name=claimed.queue_name,
+                           authenticated_user=identity.authenticated_user,
+                           authenticated_roles=identity.authenticated_roles)

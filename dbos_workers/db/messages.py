@@ -47,7 +47,8 @@ class MessageStore(Store):
             output = row["message"] if row else timeout_value
             rec = tx.one("step_record", workflow_id=checkpoint.workflow_id,
                          function_id=checkpoint.function_id, function_name=checkpoint.function_name,
-                         output=output, error=None, child_workflow_id=None, started_at_ms=None,
+                         output=output, error=None, child_workflow_id=None,
+                         started_at_ms=checkpoint.started_at_ms,
                          now_ms=self.now_ms(), owner_token=checkpoint.owner_token)
             owner = None if rec is None else Ownership(rec["status"], rec["owner_token"], rec["written"] > 0)
             check(owner)

@@ -26,7 +26,7 @@ class NewWorkflow:
     executor_id: str | None
     owner_token: str | None
     owner_instance: str | None
-    application_version: str
+    application_version: str | None
     application_name: str
     recovery_attempts: int
     max_recovery_attempts: int | None
@@ -35,6 +35,12 @@ class NewWorkflow:
     delay_until_ms: int | None
     parent_workflow_id: str | None
     started_at_ms: int | None
+    # Who started it (authenticated_roles is JSON text, as DBOS), its attributes (JSON text)
+    # and its partition key.
+    authenticated_user: str | None = None
+    authenticated_roles: str | None = None
+    assumed_role: str | None = None
+    attributes: str | None = None
     queue_partition_key: str | None = None
     is_debounced: bool = False  # a Debouncer's DELAYED row (see migration 11)
     debounce_deadline_ms: int | None = None
@@ -49,6 +55,8 @@ class Inserted:
     name: str
     output: str | None
     error: str | None
+    class_name: str | None = None
+    config_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +82,17 @@ class ClaimedWorkflow:
     deadline_ms: int | None
     has_steps: bool
     partition_key: str | None = None
+    authenticated_user: str | None = None
+    authenticated_roles: str | None = None  # JSON text
+    assumed_role: str | None = None
 
     @classmethod
     def of(cls, row: dict[str, Any], token: str) -> ClaimedWorkflow:
         return cls(row["workflow_uuid"], token, row["name"], row["class_name"], row["config_name"],
                    row["inputs"], row["queue_name"], row["recovery_attempts"],
                    row["max_recovery_attempts"], row["workflow_deadline_epoch_ms"], row["has_steps"],
-                   row["queue_partition_key"])
+                   row["queue_partition_key"], row.get("authenticated_user"),
+                   row.get("authenticated_roles"), row.get("assumed_role"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +127,11 @@ class WorkflowRecord:
     updated_at: int
     started_at_ms: int | None
     completed_at: int | None
+    authenticated_user: str | None = None
+    authenticated_roles: str | None = None  # JSON text
+    assumed_role: str | None = None
+    attributes: Any = None  # JSONB, decoded
+    queue_partition_key: str | None = None
 
     @classmethod
     def of(cls, r: dict[str, Any]) -> WorkflowRecord:
@@ -125,7 +142,9 @@ class WorkflowRecord:
                    r["recovery_attempts"], r["max_recovery_attempts"], r["workflow_timeout_ms"],
                    r["workflow_deadline_epoch_ms"], r["delay_until_epoch_ms"],
                    r["parent_workflow_id"], r["rate_limited"], r["created_at"], r["updated_at"],
-                   r["started_at_epoch_ms"], r["completed_at"])
+                   r["started_at_epoch_ms"], r["completed_at"], r.get("authenticated_user"),
+                   r.get("authenticated_roles"), r.get("assumed_role"), r.get("attributes"),
+                   r.get("queue_partition_key"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +177,7 @@ class Checkpoint:
     error: str | None
     child_workflow_id: str | None
     started_at_ms: int | None
+    completed_at_ms: int | None = None  # None: when written (DBOS.sleep records its wake time)
 
 
 @dataclass(frozen=True, slots=True)

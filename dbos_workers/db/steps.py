@@ -10,7 +10,8 @@ from .store import Store, columns
 
 _CHECKPOINT = {"workflow_ids": "workflow_id", "owner_tokens": "owner_token",
                "function_ids": "function_id", "function_names": "function_name", "outputs": "output",
-               "errors": "error", "child_ids": "child_workflow_id", "started": "started_at_ms"}
+               "errors": "error", "child_ids": "child_workflow_id", "started": "started_at_ms",
+               "completed": "completed_at_ms"}
 
 
 class StepStore(Store):

@@ -29,7 +29,9 @@ _ENQUEUE = {"workflow_ids": "workflow_id", "statuses": "status", "names": "name"
             "application_names": "application_name", "max_recovery_attempts": "max_recovery_attempts",
             "timeout_ms": "timeout_ms", "delay_until_ms": "delay_until_ms",
             "parent_workflow_ids": "parent_workflow_id", "queue_partition_keys": "queue_partition_key",
-            "is_debounced": "is_debounced", "debounce_deadlines_ms": "debounce_deadline_ms"}
+            "is_debounced": "is_debounced", "debounce_deadlines_ms": "debounce_deadline_ms",
+            "authenticated_users": "authenticated_user", "authenticated_roles": "authenticated_roles",
+            "assumed_roles": "assumed_role", "attributes": "attributes"}
 _COMPLETION = {"workflow_ids": "workflow_id", "owner_tokens": "owner_token", "statuses": "status",
                "outputs": "output", "errors": "error"}
 
@@ -44,7 +46,19 @@ class WorkflowStore(Store):
                             notify=notify)
         if row is None:
             return None
-        return Inserted(row["inserted"], row["status"], row["name"], row["output"], row["error"])
+        return Inserted(row["inserted"], row["status"], row["name"], row["output"], row["error"],
+                        row["class_name"], row["config_name"])
+
+    def deduplicated_holder(self, queue_name: str, deduplication_id: str) -> str | None:
+        """The workflow holding this deduplication id on the queue (None: released since)."""
+        row = self.repo.one("workflow_deduplicated_holder", queue_name=queue_name,
+                            deduplication_id=deduplication_id)
+        return None if row is None else str(row["workflow_uuid"])
+
+    def park(self, workflow_id: str, owner_token: str, *, default_queue: str) -> None:
+        """A claimed row this process cannot run goes back, parked, for a process that can."""
+        self.repo.all("workflow_park", workflow_id=workflow_id, owner_token=owner_token,
+                      default_queue=default_queue, now_ms=self.now_ms(), channel=self.channel)
 
     def enqueue(self, batch: Sequence[tuple[NewWorkflow, bool]]) -> list[Inserted | None]:
         """Insert queued rows (ENQUEUED or DELAYED) in one statement; per item (row, notify)
@@ -116,16 +130,19 @@ class WorkflowStore(Store):
         return claimed, sorted({r["name"] for r in rows if r["parked"]})
 
     def claim_parked(self, names: list[str], queues: list[str], n: int, *, executor_id: str,
-                     owner_instance: str) -> list[ClaimedWorkflow]:
-        """Claim parked rows of the given names on the given queues."""
+                     owner_instance: str, instances: Sequence[str] = ()) -> list[ClaimedWorkflow]:
+        """Claim parked rows of the given names on the given queues (rows of class instances:
+        only of the given "<class>/<config>" instances)."""
         token = uuid.uuid4().hex
         rows = self.repo.all("workflow_claim_parked", names=names, queues=queues, n=n, retry=False,
+                             instances=list(instances),
                              **self._claim_params(executor_id, owner_instance, token))
         return [ClaimedWorkflow.of(r, token) for r in rows]
 
     def claim_limited(self, queue: str, n: int, *, names: list[str], concurrency: int | None,
                       rate_limit: int | None, rate_period_sec: float | None, schema: str,
-                      executor_id: str, owner_instance: str) -> list[ClaimedWorkflow]:
+                      executor_id: str, owner_instance: str,
+                      instances: Sequence[str] = ()) -> list[ClaimedWorkflow]:
         """Claim from a queue with a global concurrency and/or rate limit: under the queue's
         transaction advisory lock, so every claimer on every host counts the same rows."""
         token = uuid.uuid4().hex
@@ -133,7 +150,8 @@ class WorkflowStore(Store):
 
         def limited(tx: Tx) -> list[dict[str, Any]]:
             tx.one("queue_claim_lock", key=key)
-            return tx.all("workflow_claim_limited", queue=queue, n=n, names=names, concurrency=concurrency,
+            return tx.all("workflow_claim_limited", queue=queue, n=n, names=names, instances=list(instances),
+                          concurrency=concurrency,
                           rate_limit=rate_limit, rate_period_ms=int((rate_period_sec or 0) * 1000),
                           rate_limited=rate_limit is not None,
                           **self._claim_params(executor_id, owner_instance, token))

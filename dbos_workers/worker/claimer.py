@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import structlog
 
 from .. import queue_limits
+from ..classes import class_fqn, meta_of
 from ..db.records import ClaimedWorkflow, QueueSettings
 from ..registry import INTERNAL_QUEUE, Registry
 from ..runtime import Runtime
@@ -36,6 +37,7 @@ class ClaimPlan:
     names: tuple[str, ...]  # workflow names this process runs
     parked_names: tuple[str, ...]  # names whose parked rows it claims ...
     parked_queues: tuple[str, ...]  # ... on these (unlimited) queues
+    instances: tuple[str, ...] = ()  # class instances ("<class>/<config>") whose rows it runs
 
     @property
     def unlimited(self) -> list[str]:
@@ -57,16 +59,26 @@ def pool_plan(registry: Registry, catalog: list[QueueSettings]) -> ClaimPlan:
     """A worker: every queue it serves and every workflow it knows."""
     queues, names = served_queues(registry, catalog), tuple(registry.workflows)
     return ClaimPlan(tuple(queues), names, names,
-                     tuple(q.name for q in queues if queue_limits.unlimited(q)))
+                     tuple(q.name for q in queues if queue_limits.unlimited(q)), tuple(registry.instances))
 
 
-def late_plan(registry: Registry, catalog: list[QueueSettings], launched_names: set[str]) -> ClaimPlan:
+def late_plan(registry: Registry, catalog: list[QueueSettings], launched_names: set[str],
+              launched_instances: frozenset[str] = frozenset()) -> ClaimPlan:
     """The app process: parked rows of workflows registered after launch (its workers, forked
-    before, park them), on every queue it knows."""
+    before, park them) and of the methods of class instances registered after launch (see
+    classes.py), on every queue it knows."""
     queues = served_queues(registry, catalog)
-    late_names = tuple(n for n in registry.workflows if n not in launched_names)
-    return ClaimPlan((), tuple(registry.workflows), late_names,
-                     tuple(q.name for q in queues if queue_limits.unlimited(q)))
+    late_names = [n for n in registry.workflows if n not in launched_names]
+    late_classes = {class_fqn(type(inst)) for key, inst in list(registry.instances.items())
+                    if key not in launched_instances}
+    if late_classes:
+        for name, info in list(registry.workflows.items()):
+            meta = meta_of(info.func)
+            if meta is not None and meta.class_info is not None and name not in late_names \
+                    and meta.class_info.registered_name in late_classes:
+                late_names.append(name)
+    return ClaimPlan((), tuple(registry.workflows), tuple(late_names),
+                     tuple(q.name for q in queues if queue_limits.unlimited(q)), tuple(registry.instances))
 
 
 class Claimer:
@@ -133,7 +145,7 @@ class Claimer:
             return []
         return self._enter(rt.db.workflows.claim_parked(
             list(plan.parked_names), list(plan.parked_queues), n, executor_id=rt.executor_id,
-            owner_instance=rt.instance_id))
+            owner_instance=rt.instance_id, instances=plan.instances))
 
     def _claim_special(self, q: QueueSettings) -> list[ClaimedWorkflow]:
         rt = self.rt
@@ -150,7 +162,8 @@ class Claimer:
         elif queue_limits.shared_budget(q):
             rows = rt.db.workflows.claim_limited(
                 q.name, n, names=self._names, concurrency=q.concurrency, rate_limit=q.rate_limit_max,
-                rate_period_sec=q.rate_limit_period_sec, schema=rt.settings.schema, **ids)
+                rate_period_sec=q.rate_limit_period_sec, schema=rt.settings.schema,
+                instances=self.plan.instances, **ids)
         else:
             rows, parked = rt.db.workflows.claim([q.name], n, names=self._names, **ids)
             self._warn_parked(parked)

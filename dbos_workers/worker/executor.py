@@ -20,11 +20,12 @@ import threading
 import time
 from typing import Any
 
+from ..classes import bound_args
 from ..context import WorkflowContext
 from ..db.listener import wake_key
 from ..db.records import ClaimedWorkflow
 from ..db.repository import Backoff
-from ..errors import DatabaseUnavailableError
+from ..errors import DatabaseUnavailableError, DBOSWorkflowFunctionNotFoundError
 from ..groupcommit import Then
 from ..registry import INTERNAL_QUEUE, WorkflowInfo
 from ..runtime import Runtime
@@ -76,9 +77,16 @@ def _prepare(rt: Runtime, claimed: ClaimedWorkflow) -> tuple[WorkflowInfo, tuple
                            name=claimed.name, recorded={}, queue_name=claimed.queue_name)
     try:
         inputs: dict[str, Any] = rt.serializer.deserialize(claimed.inputs or "")
-        return info, tuple(inputs["args"]), dict(inputs["kwargs"])
+        args, kwargs = tuple(inputs["args"]), dict(inputs["kwargs"])
     except Exception as exc:
         complete(rt, stub, "ERROR", None, rt.serializer.serialize_error(exc))
+        return None
+    try:
+        return info, bound_args(rt.registry, claimed, info, args), kwargs
+    except DBOSWorkflowFunctionNotFoundError as exc:  # an instance registered in another process
+        rt.db.workflows.park(claimed.workflow_id, claimed.owner_token, default_queue=INTERNAL_QUEUE)
+        rt.log.warning("workflow_instance_unknown_parked", workflow_id=claimed.workflow_id,
+                       error=exc.message, hint="it runs in a process that registers the instance")
         return None
 
 

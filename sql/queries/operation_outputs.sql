@@ -29,9 +29,10 @@ SELECT owner.status, owner.owner_token, (SELECT count(*) FROM ins) AS written FR
 WITH input AS (
     SELECT * FROM unnest(%(workflow_ids)s::TEXT[], %(function_ids)s::INTEGER[],
                          %(function_names)s::TEXT[], %(outputs)s::TEXT[], %(errors)s::TEXT[],
-                         %(child_ids)s::TEXT[], %(started)s::BIGINT[], %(owner_tokens)s::TEXT[])
+                         %(child_ids)s::TEXT[], %(started)s::BIGINT[], %(owner_tokens)s::TEXT[],
+                         %(completed)s::BIGINT[])
         AS t(workflow_uuid, function_id, function_name, output, error, child_workflow_id,
-             started_at_epoch_ms, owner_token)
+             started_at_epoch_ms, owner_token, completed_at_epoch_ms)
 ), owner AS (
     SELECT ws.workflow_uuid, ws.status, ws.owner_token FROM workflow_status ws
     WHERE ws.workflow_uuid IN (SELECT workflow_uuid FROM input)
@@ -40,7 +41,7 @@ WITH input AS (
     INSERT INTO operation_outputs (workflow_uuid, function_id, function_name, output, error,
                                    child_workflow_id, started_at_epoch_ms, completed_at_epoch_ms)
     SELECT i.workflow_uuid, i.function_id, i.function_name, i.output, i.error,
-           i.child_workflow_id, i.started_at_epoch_ms, %(now_ms)s
+           i.child_workflow_id, i.started_at_epoch_ms, COALESCE(i.completed_at_epoch_ms, %(now_ms)s)
     FROM input i JOIN owner o ON o.workflow_uuid = i.workflow_uuid
     WHERE o.status IN ('PENDING', 'CANCELLED') AND o.owner_token = i.owner_token
     ON CONFLICT (workflow_uuid, function_id) DO NOTHING

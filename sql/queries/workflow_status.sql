@@ -11,25 +11,27 @@ WITH ins AS (
         application_version, application_name, recovery_attempts, max_recovery_attempts,
         workflow_timeout_ms, workflow_deadline_epoch_ms, delay_until_epoch_ms,
         parent_workflow_id, created_at, updated_at, started_at_epoch_ms, queue_partition_key,
-        is_debounced, debounce_deadline_epoch_ms)
+        is_debounced, debounce_deadline_epoch_ms, authenticated_user, authenticated_roles,
+        assumed_role, attributes)
     VALUES (
         %(workflow_id)s, %(status)s, %(name)s, %(class_name)s, %(config_name)s, %(inputs)s,
         %(serialization)s, %(queue_name)s, %(priority)s, %(deduplication_id)s, %(executor_id)s,
         %(owner_token)s, %(owner_instance)s, %(application_version)s, %(application_name)s,
         %(recovery_attempts)s, %(max_recovery_attempts)s, %(timeout_ms)s, %(deadline_ms)s,
         %(delay_until_ms)s, %(parent_workflow_id)s, %(now_ms)s, %(now_ms)s, %(started_at_ms)s,
-        %(queue_partition_key)s, %(is_debounced)s, %(debounce_deadline_ms)s)
+        %(queue_partition_key)s, %(is_debounced)s, %(debounce_deadline_ms)s,
+        %(authenticated_user)s, %(authenticated_roles)s, %(assumed_role)s, %(attributes)s::JSONB)
     ON CONFLICT (workflow_uuid) DO NOTHING
-    RETURNING workflow_uuid, status, name, queue_name
+    RETURNING workflow_uuid, status, name, queue_name, class_name, config_name
 ), wake AS (
     SELECT pg_notify(%(channel)s, 'q:' || queue_name) FROM ins
     WHERE %(notify)s AND status = 'ENQUEUED'
 )
 SELECT TRUE AS inserted, ins.status, ins.name, NULL::TEXT AS output, NULL::TEXT AS error,
-       (SELECT count(*) FROM wake) AS woke
+       (SELECT count(*) FROM wake) AS woke, ins.class_name, ins.config_name
 FROM ins
 UNION ALL
-SELECT FALSE, ws.status, ws.name, ws.output, ws.error, 0
+SELECT FALSE, ws.status, ws.name, ws.output, ws.error, 0, ws.class_name, ws.config_name
 FROM workflow_status ws
 WHERE ws.workflow_uuid = %(workflow_id)s AND NOT EXISTS (SELECT 1 FROM ins);
 
@@ -49,22 +51,26 @@ WITH input AS (
                          %(max_recovery_attempts)s::INTEGER[], %(timeout_ms)s::BIGINT[],
                          %(delay_until_ms)s::BIGINT[], %(parent_workflow_ids)s::TEXT[],
                          %(queue_partition_keys)s::TEXT[], %(is_debounced)s::BOOLEAN[],
-                         %(debounce_deadlines_ms)s::BIGINT[], %(notifies)s::BOOLEAN[]) WITH ORDINALITY
+                         %(debounce_deadlines_ms)s::BIGINT[], %(authenticated_users)s::TEXT[],
+                         %(authenticated_roles)s::TEXT[], %(assumed_roles)s::TEXT[],
+                         %(attributes)s::TEXT[], %(notifies)s::BOOLEAN[]) WITH ORDINALITY
         AS t(workflow_uuid, status, name, class_name, config_name, inputs, serialization,
              queue_name, priority, deduplication_id, application_version, application_name,
              max_recovery_attempts, workflow_timeout_ms, delay_until_epoch_ms,
              parent_workflow_id, queue_partition_key, is_debounced, debounce_deadline_epoch_ms,
-             notify, ord)
+             authenticated_user, authenticated_roles, assumed_role, attributes, notify, ord)
 ), ins AS (
     INSERT INTO workflow_status (
         workflow_uuid, status, name, class_name, config_name, inputs, serialization, queue_name,
         priority, deduplication_id, application_version, application_name, recovery_attempts,
         max_recovery_attempts, workflow_timeout_ms, delay_until_epoch_ms, parent_workflow_id,
-        queue_partition_key, is_debounced, debounce_deadline_epoch_ms, created_at, updated_at)
+        queue_partition_key, is_debounced, debounce_deadline_epoch_ms, authenticated_user,
+        authenticated_roles, assumed_role, attributes, created_at, updated_at)
     SELECT workflow_uuid, status, name, class_name, config_name, inputs, serialization,
            queue_name, priority, deduplication_id, application_version, application_name, 0,
            max_recovery_attempts, workflow_timeout_ms, delay_until_epoch_ms, parent_workflow_id,
-           queue_partition_key, is_debounced, debounce_deadline_epoch_ms, %(now_ms)s, %(now_ms)s
+           queue_partition_key, is_debounced, debounce_deadline_epoch_ms, authenticated_user,
+           authenticated_roles, assumed_role, attributes::JSONB, %(now_ms)s, %(now_ms)s
     FROM input
     ON CONFLICT DO NOTHING
     RETURNING workflow_uuid, status, queue_name
@@ -87,7 +93,8 @@ SELECT workflow_uuid, status, name, class_name, config_name, inputs, output, err
        owner_instance, application_version, application_name, recovery_attempts,
        max_recovery_attempts, workflow_timeout_ms, workflow_deadline_epoch_ms,
        delay_until_epoch_ms, parent_workflow_id, rate_limited, created_at, updated_at,
-       started_at_epoch_ms, completed_at
+       started_at_epoch_ms, completed_at, authenticated_user, authenticated_roles, assumed_role,
+       attributes, queue_partition_key
 FROM workflow_status WHERE workflow_uuid = %(workflow_id)s;
 
 -- name: workflow_get_outcome
@@ -179,16 +186,18 @@ WITH picked AS MATERIALIZED (
     RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.inputs, ws.queue_name,
               ws.recovery_attempts, ws.max_recovery_attempts, ws.workflow_deadline_epoch_ms,
               EXISTS (SELECT 1 FROM operation_outputs oo WHERE oo.workflow_uuid = ws.workflow_uuid) AS has_steps,
-              ws.queue_partition_key
+              ws.queue_partition_key, ws.authenticated_user, ws.authenticated_roles, ws.assumed_role
 )
 SELECT claimed.*, FALSE AS parked FROM claimed
 UNION ALL
-SELECT p.workflow_uuid, p.name, NULL, NULL, NULL, p.queue_name, 0, NULL, NULL, FALSE, NULL, TRUE
+SELECT p.workflow_uuid, p.name, NULL, NULL, NULL, p.queue_name, 0, NULL, NULL, FALSE,
+       NULL, NULL, NULL, NULL, TRUE
 FROM parked p WHERE (SELECT count(*) FROM announced) >= 0;
 
 -- name: workflow_claim_parked
 -- Claim parked rows (see migration 8) of workflow names this claimer knows, on its queues:
 -- one LATERAL probe per name through workflow_status_parked, oldest first within priority.
+-- A row of a class instance (config_name set) only when the claimer knows that instance.
 UPDATE workflow_status ws
 SET status = 'PENDING', executor_id = %(executor_id)s, owner_token = %(owner_token)s,
     owner_instance = %(owner_instance)s, recovery_attempts = ws.recovery_attempts + 1,
@@ -203,6 +212,7 @@ WHERE ws.workflow_uuid = ANY(ARRAY(
         SELECT workflow_uuid, priority, created_at FROM workflow_status
         WHERE status = 'ENQUEUED' AND parked AND name = w.name
           AND queue_name = ANY(%(queues)s::TEXT[])
+          AND (config_name IS NULL OR class_name || '/' || config_name = ANY(%(instances)s::TEXT[]))
         ORDER BY priority, created_at
         LIMIT %(n)s
         FOR UPDATE SKIP LOCKED
@@ -213,12 +223,13 @@ WHERE ws.workflow_uuid = ANY(ARRAY(
 RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.inputs, ws.queue_name,
           ws.recovery_attempts, ws.max_recovery_attempts, ws.workflow_deadline_epoch_ms,
           EXISTS (SELECT 1 FROM operation_outputs oo WHERE oo.workflow_uuid = ws.workflow_uuid) AS has_steps,
-              ws.queue_partition_key;
+              ws.queue_partition_key, ws.authenticated_user, ws.authenticated_roles, ws.assumed_role;
 
 -- name: workflow_claim_limited
 -- Claim from one queue with a global concurrency and/or rate limit. Run inside a transaction
 -- holding queue_claim_lock, so every claimer counts the same committed rows. Rows of names this
--- claimer does not know are skipped (not parked: a limited queue is claimed within a budget).
+-- claimer does not know are skipped (not parked: a limited queue is claimed within a budget),
+-- and so are rows of class instances it does not have (config_name set, see classes.py).
 UPDATE workflow_status ws
 SET status = 'PENDING', executor_id = %(executor_id)s, owner_token = %(owner_token)s,
     owner_instance = %(owner_instance)s, recovery_attempts = ws.recovery_attempts + 1,
@@ -230,6 +241,7 @@ WHERE ws.workflow_uuid = ANY(ARRAY(
     SELECT workflow_uuid FROM workflow_status
     WHERE status = 'ENQUEUED' AND NOT parked AND queue_name = %(queue)s
       AND name = ANY(%(names)s::TEXT[])
+      AND (config_name IS NULL OR class_name || '/' || config_name = ANY(%(instances)s::TEXT[]))
     ORDER BY priority, created_at
     LIMIT GREATEST(0, LEAST(
         %(n)s::BIGINT,
@@ -243,7 +255,7 @@ WHERE ws.workflow_uuid = ANY(ARRAY(
 RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.inputs, ws.queue_name,
           ws.recovery_attempts, ws.max_recovery_attempts, ws.workflow_deadline_epoch_ms,
           EXISTS (SELECT 1 FROM operation_outputs oo WHERE oo.workflow_uuid = ws.workflow_uuid) AS has_steps,
-              ws.queue_partition_key;
+              ws.queue_partition_key, ws.authenticated_user, ws.authenticated_roles, ws.assumed_role;
 
 -- name: workflow_claim_partitioned
 -- Claim from a partitioned queue: partition_* limits apply per queue_partition_key, the
@@ -307,7 +319,7 @@ WHERE ws.workflow_uuid = ANY(ARRAY(
 RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.inputs, ws.queue_name,
           ws.recovery_attempts, ws.max_recovery_attempts, ws.workflow_deadline_epoch_ms,
           EXISTS (SELECT 1 FROM operation_outputs oo WHERE oo.workflow_uuid = ws.workflow_uuid) AS has_steps,
-          ws.queue_partition_key;
+          ws.queue_partition_key, ws.authenticated_user, ws.authenticated_roles, ws.assumed_role;
 
 -- name: queue_claim_lock
 SELECT pg_advisory_xact_lock(%(key)s);
@@ -322,7 +334,7 @@ WHERE workflow_uuid = %(workflow_id)s AND status = 'PENDING'
   AND owner_token IS NOT DISTINCT FROM %(previous_token)s
 RETURNING workflow_uuid, name, class_name, config_name, inputs, queue_name,
           recovery_attempts, max_recovery_attempts, workflow_deadline_epoch_ms, TRUE AS has_steps,
-          queue_partition_key;
+          queue_partition_key, authenticated_user, authenticated_roles, assumed_role;
 
 -- name: workflow_pending_of_executor
 -- PENDING rows held by an executor id, with the instance that holds each and how long (on the
@@ -406,7 +418,8 @@ SELECT workflow_uuid, status, name, class_name, config_name, inputs, output, err
        owner_instance, application_version, application_name, recovery_attempts,
        max_recovery_attempts, workflow_timeout_ms, workflow_deadline_epoch_ms,
        delay_until_epoch_ms, parent_workflow_id, rate_limited, created_at, updated_at,
-       started_at_epoch_ms, completed_at
+       started_at_epoch_ms, completed_at, authenticated_user, authenticated_roles, assumed_role,
+       attributes, queue_partition_key
 FROM workflow_status
 WHERE (%(status)s::TEXT[] IS NULL OR status = ANY(%(status)s::TEXT[]))
   AND (%(name)s::TEXT IS NULL OR name = %(name)s::TEXT)
@@ -420,3 +433,22 @@ LIMIT %(limit)s;
 -- name: workflow_pending_of_instance
 SELECT workflow_uuid FROM workflow_status
 WHERE status = 'PENDING' AND executor_id = %(executor_id)s AND owner_instance = %(instance_id)s;
+
+-- name: workflow_deduplicated_holder
+-- The workflow holding a deduplication id on a queue (duplication_policy "return-existing").
+SELECT workflow_uuid FROM workflow_status
+WHERE queue_name = %(queue_name)s AND deduplication_id = %(deduplication_id)s;
+
+-- name: workflow_park
+-- A claimed row this process cannot run (its class instance is registered elsewhere, see
+-- classes.py): back to ENQUEUED, parked (see migration 8) without burning an attempt, and its
+-- name announced so a process that knows the instance claims it.
+WITH moved AS (
+    UPDATE workflow_status
+    SET status = 'ENQUEUED', owner_token = NULL, owner_instance = NULL, parked = TRUE,
+        recovery_attempts = GREATEST(0, recovery_attempts - 1),
+        queue_name = COALESCE(queue_name, %(default_queue)s), updated_at = %(now_ms)s
+    WHERE workflow_uuid = %(workflow_id)s AND owner_token = %(owner_token)s AND status = 'PENDING'
+    RETURNING name
+)
+SELECT pg_notify(%(channel)s || '_parked', wake_key('p:', name)) FROM moved;
