@@ -21,6 +21,9 @@ from .records import (
 from .repository import RollbackSignal, Tx
 from .store import Store, columns
 
+# A claim over more queues than this probes, without locks, which queues hold the oldest rows
+# before locking (see workflow_claim_batch); the app queue plus the internal one stays direct.
+SPREAD_QUEUES = 2
 _NEW_FIELDS = tuple(f.name for f in dataclasses.fields(NewWorkflow))
 _ENQUEUE = {"workflow_ids": "workflow_id", "statuses": "status", "names": "name",
             "class_names": "class_name", "config_names": "config_name", "inputs": "inputs",
@@ -125,6 +128,7 @@ class WorkflowStore(Store):
         knows them); returns (claimed, names parked)."""
         token = uuid.uuid4().hex
         rows = self.repo.all("workflow_claim_batch", queues=queues, n=n, names=names, retry=False,
+                             spread=len(queues) > SPREAD_QUEUES,
                              channel=self.channel, **self._claim_params(executor_id, owner_instance, token))
         claimed = [ClaimedWorkflow.of(r, token) for r in rows if not r["parked"]]
         return claimed, sorted({r["name"] for r in rows if r["parked"]})

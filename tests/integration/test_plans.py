@@ -23,7 +23,10 @@ BACKLOG = 200_000
 IDS = ["w-10", "w-20"]
 HOT: dict[str, dict[str, Any]] = {
     "workflow_claim_batch": dict(executor_id="e", owner_token="t", owner_instance="i", now_ms=5,
-                                 queues=["q"], n=64, names=["f"], channel="c"),
+                                 queues=["q"], n=64, names=["f"], channel="c", spread=False),
+    "workflow_claim_batch#spread": dict(executor_id="e", owner_token="t", owner_instance="i", now_ms=5,
+                                        queues=["q", "r", "s"], n=64, names=["f"], channel="c",
+                                        spread=True),
     "workflow_claim_limited": dict(executor_id="e", owner_token="t", owner_instance="i", now_ms=5,
                                    rate_limited=False, queue="q", n=64, concurrency=10,
                                    rate_limit=None, rate_period_ms=0, names=["f"], instances=["C/x"]),
@@ -77,7 +80,7 @@ def generic_plan(conn: psycopg.Connection[Any], name: str, params: dict[str, Any
             names.append(match.group(1))
         return f"${names.index(match.group(1)) + 1}"
 
-    body = re.sub(r"%\((\w+)\)s", positional, load_queries()[name])
+    body = re.sub(r"%\((\w+)\)s", positional, load_queries()[name.split("#")[0]])
     types = ", ".join(_type(params[n]) for n in names)
     conn.execute(f"PREPARE plan_probe ({types}) AS {body}".encode())
     try:
