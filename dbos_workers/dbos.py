@@ -31,6 +31,7 @@ from .queue import Queue, QueueRateLimit
 from .registry import GLOBAL_REGISTRY, info_of
 from .runtime import Runtime, process_runtime
 from .status import WorkflowStatus
+from .workflow_admin import WorkflowAdminAPI
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = structlog.get_logger("dbos_workers")
@@ -75,7 +76,7 @@ class _DBOSMeta(ParityMeta):
         return current_session()
 
 
-class DBOS(CommsAPI, ParityAPI, metaclass=_DBOSMeta):
+class DBOS(CommsAPI, ParityAPI, WorkflowAdminAPI, metaclass=_DBOSMeta):
     """The DBOS singleton. `DBOS(config=...)` then `DBOS.launch()`."""
 
     _instance: DBOS | None = None

@@ -5,13 +5,11 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
+from . import workflow_admin
 from .db.leader import election_key
-from .errors import DBOSNonExistentWorkflowError
 from .handle import WorkflowHandle
-from .registry import INTERNAL_QUEUE
 from .runtime import Runtime
 from .status import WorkflowStatus, status_from_row
-from .steps import operation
 
 
 class Management:
@@ -19,20 +17,10 @@ class Management:
         self.rt = rt
 
     def cancel(self, workflow_id: str) -> None:
-        def do(_: Any, __: int) -> None:
-            self.rt.db.workflows.cancel(workflow_id)
-            self.rt.cancel_local(workflow_id)
-
-        operation(self.rt, "DBOS.cancelWorkflow", do)
+        workflow_admin.cancel(self.rt, [workflow_id])
 
     def resume(self, workflow_id: str, queue_name: str | None = None) -> WorkflowHandle[Any]:
-        def do(_: Any, __: int) -> None:
-            if self.rt.db.workflows.outcome(workflow_id) is None:
-                raise DBOSNonExistentWorkflowError(workflow_id)
-            self.rt.db.workflows.resume(workflow_id, queue_name=queue_name, default_queue=INTERNAL_QUEUE)
-
-        operation(self.rt, "DBOS.resumeWorkflow", do)
-        return WorkflowHandle(self.rt, workflow_id)
+        return workflow_admin.resume(self.rt, [workflow_id], queue_name=queue_name)[0]
 
     def list_workflows(self, *, workflow_ids: list[str] | None = None, status: str | list[str] | None = None,
              name: str | None = None, queue_name: str | None = None, limit: int | None = None,

@@ -52,7 +52,7 @@ def check_cancelled(rt: Runtime, ctx: WorkflowContext) -> None:
     if ctx.cancelled.is_set():
         raise DBOSWorkflowCancelledError(ctx.workflow_id)
     if ctx.deadline_ms is not None and rt.clock.now_ms() >= ctx.deadline_ms:
-        rt.db.workflows.cancel(ctx.workflow_id)
+        rt.db.workflows.cancel([ctx.workflow_id])
         ctx.cancelled.set()
         raise DBOSWorkflowCancelledError(ctx.workflow_id)
 

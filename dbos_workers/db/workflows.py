@@ -227,10 +227,25 @@ class WorkflowStore(Store):
         self.repo.all("workflow_dead_letter", workflow_id=workflow_id, owner_token=owner_token,
                       now_ms=self.now_ms(), channel=self.channel)
 
-    def cancel(self, workflow_id: str) -> None:
-        self.repo.all("workflow_cancel", workflow_id=workflow_id, now_ms=self.now_ms(),
+    def cancel(self, workflow_ids: Sequence[str]) -> None:
+        self.repo.all("workflow_cancel", workflow_ids=list(workflow_ids), now_ms=self.now_ms(),
                       channel=self.channel)
 
-    def resume(self, workflow_id: str, *, queue_name: str | None, default_queue: str) -> None:
-        self.repo.all("workflow_resume", workflow_id=workflow_id, queue_name=queue_name,
+    def resume(self, workflow_ids: Sequence[str], *, queue_name: str | None, default_queue: str) -> None:
+        self.repo.all("workflow_resume", workflow_ids=list(workflow_ids), queue_name=queue_name,
                       default_queue=default_queue, now_ms=self.now_ms(), channel=self.channel)
+
+    def existing(self, workflow_ids: Sequence[str]) -> set[str]:
+        rows = self.repo.all("workflow_existing", workflow_ids=list(workflow_ids))
+        return {r["workflow_uuid"] for r in rows}
+
+    def children(self, workflow_ids: Sequence[str]) -> list[str]:
+        rows = self.repo.all("workflow_children", workflow_ids=list(workflow_ids))
+        return [r["workflow_uuid"] for r in rows]
+
+    def delete(self, workflow_ids: Sequence[str]) -> int:
+        return len(self.repo.all("workflow_delete", workflow_ids=list(workflow_ids)))
+
+    def set_delay(self, workflow_id: str, delay_until_ms: int) -> bool:
+        return bool(self.repo.all("workflow_set_delay", workflow_id=workflow_id,
+                                  delay_until_ms=delay_until_ms, now_ms=self.now_ms()))

@@ -396,11 +396,14 @@ WITH dead AS (
 SELECT pg_notify(%(channel)s || '_done', wake_key('c:', workflow_uuid)) FROM dead;
 
 -- name: workflow_cancel
+-- Cancel workflows that have not finished: their dedup ids are freed, waiters and the runner
+-- (at its next step) are told. Finished ones are left as they are.
 WITH cancelled AS (
     UPDATE workflow_status
     SET status = 'CANCELLED', deduplication_id = NULL, updated_at = %(now_ms)s,
         completed_at = %(now_ms)s
-    WHERE workflow_uuid = %(workflow_id)s AND status NOT IN ('SUCCESS', 'ERROR', 'CANCELLED')
+    WHERE workflow_uuid = ANY(%(workflow_ids)s::TEXT[])
+      AND status NOT IN ('SUCCESS', 'ERROR', 'CANCELLED')
     RETURNING workflow_uuid
 )
 SELECT pg_notify(%(channel)s || '_done', wake_key('c:', workflow_uuid)),
@@ -408,16 +411,18 @@ SELECT pg_notify(%(channel)s || '_done', wake_key('c:', workflow_uuid)),
 FROM cancelled;
 
 -- name: workflow_resume
+-- Resume workflows that have not finished: back to ENQUEUED with their attempts and deadline
+-- reset, on `queue_name` if given, else their own queue, else the internal one.
 WITH resumed AS (
     UPDATE workflow_status
     SET status = 'ENQUEUED', owner_token = NULL, owner_instance = NULL, recovery_attempts = 0,
         parked = FALSE,
         queue_name = COALESCE(%(queue_name)s, queue_name, %(default_queue)s),
         workflow_deadline_epoch_ms = NULL, completed_at = NULL, updated_at = %(now_ms)s
-    WHERE workflow_uuid = %(workflow_id)s AND status NOT IN ('SUCCESS', 'ERROR')
+    WHERE workflow_uuid = ANY(%(workflow_ids)s::TEXT[]) AND status NOT IN ('SUCCESS', 'ERROR')
     RETURNING queue_name
 )
-SELECT pg_notify(%(channel)s, 'q:' || queue_name) FROM resumed;
+SELECT pg_notify(%(channel)s, 'q:' || queue_name) FROM (SELECT DISTINCT queue_name FROM resumed) AS q;
 
 -- name: workflow_cancel_expired
 -- Cancel active workflows past their deadline, in a bounded batch.
