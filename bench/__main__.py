@@ -48,6 +48,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    help="interleaved rounds of 1/2/4 processes per system; rows are medians (default 3)")
     p.add_argument("--cpu-ms", type=float, default=5.0, help="CPU per scaling workflow (calibrated)")
     p.add_argument("--pg-seconds", type=int, default=5)
+    p.add_argument("--pgcost-n", type=int, default=2000, help="workflows per pgcost run (default 2000)")
     p.add_argument("--timeout", type=float, default=300.0, help="per peer run")
     p.add_argument("--option", action="append", default=[],
                    help="system:key=value passed to one peer (e.g. dbos:poll=0.1)")
