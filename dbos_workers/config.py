@@ -30,6 +30,7 @@ class DBOSConfig(TypedDict, total=False):
     # ours
     worker_processes: int | None
     worker_threads: int | None
+    worker_db_pool_size: int | None
     worker_cpu_affinity: bool | str | None
     embedded_data_dir: str | None
     executor_lease_sec: float | None
@@ -69,6 +70,7 @@ class Settings:
     serializer: Serializer
     worker_processes: int
     worker_threads: int
+    worker_pool_size: int
     worker_cpu_affinity: bool | None  # None: "auto"
     embedded_data_dir: Path
     executor_lease_sec: float
@@ -219,6 +221,8 @@ def build_settings(config: Any) -> Settings:
         serializer=_serializer(cfg.get("serializer")),
         worker_processes=_int(cfg, "worker_processes", os.cpu_count() or 1, 0),
         worker_threads=_int(cfg, "worker_threads", 64, 1),
+        worker_pool_size=_int(cfg, "worker_db_pool_size",
+                              min(_int(cfg, "worker_threads", 64, 1), 16) + 4, 2),
         worker_cpu_affinity=_affinity(cfg),
         embedded_data_dir=Path(data_dir).expanduser().resolve(),
         executor_lease_sec=_float(cfg, "executor_lease_sec", 10.0, 1.0),

@@ -21,6 +21,7 @@ import structlog
 from . import queue_registry
 from .appversion import compute_app_version
 from .config import Settings
+from .connections import check_budget
 from .db import migrate
 from .db.repository import mask_url
 from .embedded import embedded_url
@@ -84,6 +85,7 @@ class Lifecycle:
                          executor_id=s.executor_id, role="app",
                          pool_size=s.pool_size, threads=s.max_executor_threads)
             rt.start()
+            check_budget(rt)
             self._lease = LeaseHeartbeat(rt)
             self._lease.start()
             self._register_queues(rt)

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """What caps this host's connections (None: no limit of that kind applies)."""
+
+    limit: int  # the lowest cap that applies to this role on this database
+    binding: str  # which one: "max_connections", "database CONNECTION LIMIT", "role CONNECTION LIMIT"
+    open_now: int  # connections counted against that cap now (all hosts)
 
 
 class ExecutorStore(Store):
@@ -25,3 +36,15 @@ class ExecutorStore(Store):
 
     def stopped(self, instance_id: str) -> None:
         self.repo.run("executor_stopped", instance_id=instance_id, retry=False)
+
+    def connection_limits(self) -> ConnectionLimits:
+        row = self.repo.one("executor_connection_limits")
+        assert row is not None
+        caps = [(int(row["server_limit"]), "max_connections", int(row["server_open"]))]
+        if not row["superuser"]:
+            if row["database_limit"] >= 0:
+                caps.append((int(row["database_limit"]), "database CONNECTION LIMIT", int(row["database_open"])))
+            if row["role_limit"] >= 0:
+                caps.append((int(row["role_limit"]), "role CONNECTION LIMIT", int(row["database_open"])))
+        limit, binding, open_now = min(caps, key=lambda c: c[0] - c[2])
+        return ConnectionLimits(limit, binding, open_now)

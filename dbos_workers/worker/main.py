@@ -44,7 +44,7 @@ class Worker:
         threads = settings.worker_threads
         self.rt = Runtime(settings=settings, registry=registry, conninfo=conninfo,
                           executor_id=f"{settings.executor_id}/{wctx.slot}", role="worker",
-                          pool_size=min(threads, 16) + 4, threads=threads)
+                          pool_size=settings.worker_pool_size, threads=threads)
         self.drain_requested = threading.Event()
         self.hard_stop = threading.Event()
         self.executor = Executor(self.rt, threads)

@@ -17,3 +17,15 @@ RETURNING heartbeat_at AS db_now_ms;
 -- name: executor_stopped
 UPDATE executors SET stopped_at = db_now_ms(), heartbeat_at = db_now_ms()
 WHERE instance_id = %(instance_id)s;
+
+-- name: executor_connection_limits
+-- What caps this role's connections here: the server (less the superuser reserve), the
+-- database's and the role's CONNECTION LIMIT (-1: none; superusers are exempt from both), and
+-- how many are open now (all hosts).
+SELECT current_setting('max_connections')::INT
+           - current_setting('superuser_reserved_connections')::INT AS server_limit,
+       (SELECT datconnlimit FROM pg_database WHERE datname = current_database()) AS database_limit,
+       r.rolconnlimit AS role_limit, r.rolsuper AS superuser,
+       (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend') AS server_open,
+       (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()) AS database_open
+FROM pg_roles r WHERE r.rolname = current_user;
