@@ -43,6 +43,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--samples", type=int, default=200, help="idle-latency samples (default 200)")
     p.add_argument("--latency-budget", type=float, default=40.0, help="max seconds of idle sampling per system")
     p.add_argument("--steady-seconds", type=float, default=5.0)
+    p.add_argument("--producer-threads", type=int, default=4,
+                   help="steady: threads of the paced producer (default 4; a producer that falls "
+                        "behind stops at 3x the window)")
     p.add_argument("--scaling-n", type=int, default=600, help="CPU-bound workflows per scaling run")
     p.add_argument("--scaling-rounds", type=int, default=3,
                    help="interleaved rounds of 1/2/4 processes per system; rows are medians (default 3)")

@@ -114,6 +114,8 @@ class Lifecycle:
     def _register_queues(self, rt: Runtime) -> None:
         rt.db.queues.register_version(self.settings.name, self.settings.application_version)
         for q in list(self.registry.queues.values()):
+            if q.name == INTERNAL_QUEUE:  # every process serves it: no row, no owner (a second
+                continue                  # application on this schema would be refused it)
             queue_registry.register(rt, q, q.on_conflict)  # type: ignore[arg-type]
 
     def listen_queues(self, queues: list[str]) -> None:

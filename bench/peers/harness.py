@@ -218,8 +218,10 @@ def cpu_delta(a: dict[str, int], b: dict[str, int]) -> dict[str, float]:
 
 # ---------------------------------------------------------------- producers
 def produce(ad: Adapter, kind: str, indices: list[int], threads: int,
-            schedule: Callable[[int], float] | None = None) -> list[Any]:
-    """Enqueue indices from `threads` threads; with a schedule, item k waits until its time."""
+            schedule: Callable[[int], float] | None = None, deadline: float | None = None) -> list[Any]:
+    """Enqueue indices from `threads` threads; with a schedule, item k waits until its time.
+    With a deadline, no item is taken after it: the ones enqueued are a prefix of `indices`
+    (the handles of the others stay None)."""
     handles: list[Any] = [None] * len(indices)
     lock, cursor = threading.Lock(), [0]
     enq = SHARED["enq"]
@@ -227,6 +229,8 @@ def produce(ad: Adapter, kind: str, indices: list[int], threads: int,
     def run() -> None:
         while True:
             with lock:
+                if deadline is not None and time.time() > deadline:
+                    return
                 k = cursor[0]
                 cursor[0] += 1
             if k >= len(indices):
@@ -345,8 +349,12 @@ def scenario_steady(ad: Adapter, a: argparse.Namespace) -> dict[str, Any]:
         idx = list(range(next_i, next_i + count))
         next_i += count
         t_begin = time.time() + 0.05
-        produce(ad, "0", idx, threads=a.producer_threads, schedule=lambda k, r=rate, t=t_begin: t + k / r)
+        # A producer that cannot keep up stops at 3x the window (the rest is not enqueued).
+        produce(ad, "0", idx, threads=a.producer_threads, deadline=t_begin + 3 * a.seconds,
+                schedule=lambda k, r=rate, t=t_begin: t + k / r)
         t_end = time.time()
+        idx = idx[:sum(1 for i in idx if SHARED["enq"][i] > 0)] or idx[:1]
+        count = len(idx)
         mon.wait_drained(a.timeout, bodies=range(idx[0], idx[-1] + 1))
         enq = [SHARED["enq"][i] for i in idx]
         lat = [SHARED["start"][i] - SHARED["enq"][i] for i in idx if SHARED["start"][i] > 0]

@@ -34,7 +34,7 @@ def run(ctx: Context) -> dict[str, Any]:
             continue
         rates = [round(ref * f, 1) for f in FRACTIONS]
         res = ctx.run(system, "steady", timeout=a.timeout, rates=rates, seconds=a.steady_seconds,
-                      procs=a.procs, threads=a.threads)
+                      procs=a.procs, threads=a.threads, producer_threads=a.producer_threads)
         res["reference_rate"] = ref
         res["fractions"] = list(FRACTIONS)
         out[system] = res

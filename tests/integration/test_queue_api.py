@@ -169,3 +169,21 @@ def test_worker_concurrency_zero_and_listen_queues_keep_a_pool_off_a_queue(
             DBOS.listen_queues(["x"])
     finally:
         DBOS.destroy(destroy_registry=True)
+
+
+def test_two_applications_share_one_schema(config: dict[str, Any], pg_url: str, schema: str) -> None:
+    """Each application owns its own queues; the internal queue belongs to none (a second
+    application on the schema was refused at launch: `_dbos_internal_queue is already
+    registered by application ...`)."""
+
+    @DBOS.workflow()
+    def job(x: int) -> int:
+        return x
+
+    for app in ("first-app", "second-app"):
+        DBOS(config={**config, "name": app})  # type: ignore[typeddict-item]
+        DBOS.launch()
+        assert DBOS.start_workflow(job, 5).get_result(timeout=30) == 5
+        DBOS.destroy()
+    owners = query(pg_url, schema, "SELECT name, application_name FROM queues ORDER BY name")
+    assert [r["name"] for r in owners if r["name"] == "_dbos_internal_queue"] == []
