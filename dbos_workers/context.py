@@ -87,6 +87,7 @@ class StepContext:
     step_id: int
     current_attempt: int | None = None
     max_attempts: int | None = None
+    name: str | None = None  # the step's name, for log lines (logging.add_workflow_context)
 
 
 StepStatus = StepContext

@@ -53,6 +53,8 @@ class SupervisorConfig:
     heartbeat_timeout_sec: float
     drain_grace_sec: float
     name: str
+    own_process_group: bool = False
+    """Leave the parent's process group (before any worker is forked)."""
 
 
 class Arbiter:
@@ -96,6 +98,8 @@ class Arbiter:
         """Install the signal handlers and loop until every worker is gone."""
         try:
             self.signals.install(MANAGED_SIGNALS)
+            if self.config.own_process_group:
+                os.setpgid(0, 0)
             self.log.info("supervisor_started", workers=self.target)
             while not self._tick():
                 pass
