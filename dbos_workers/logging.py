@@ -25,6 +25,7 @@ import structlog
 
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 _configured_level: str | None = None
+_process_context: dict[str, object] = {}
 _handler: logging.Handler | None = None
 
 REPEAT_WINDOW_SEC = 10.0
@@ -49,6 +50,7 @@ def configure(level: str = "INFO") -> None:
     )
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_process_context,
         add_workflow_context,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -190,6 +192,18 @@ def _limit_records(record: logging.LogRecord) -> bool:
     return True
 
 
+def add_process_context(_logger: object, _method: str, event: EventDict) -> EventDict:
+    """The values bound by bind_process (every thread of the process) and the pid."""
+    for key, value in _process_context.items():
+        event.setdefault(key, value)
+    event.setdefault("pid", os.getpid())
+    return event
+
+
 def bind_process(**values: object) -> None:
+    """Context for every line of this process, whichever thread logs it (contextvars do not
+    reach threads started later)."""
+    _process_context.clear()
+    _process_context.update(values)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(**values)
