@@ -17,7 +17,7 @@ import pytest
 from dbos_workers.db.queries import migration_files
 from tests.acceptance.apps.harness import APPS_DIR, REPO_ROOT, AppProcess, base_env, cli_command
 from tests.chaos.proxy import ChaosProxy
-from tests.helpers import query, wait_until
+from tests.helpers import query
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.slow]
 
