@@ -82,12 +82,9 @@ def _install_stdlib(level: str, shared: list[structlog.types.Processor],
     handler.addFilter(_limit_records)
     _handler = handler
     app_logger.setLevel(_LEVELS[level])
-    if root.handlers:  # the app configured logging: DBOS.logger still joins our stream
-        app_logger.addHandler(handler)
-        app_logger.propagate = False
-    else:
-        app_logger.propagate = True
-        root.addHandler(handler)
+    # The app configured logging: DBOS.logger joins our stream (and still reaches the app's
+    # handlers); otherwise every stdlib logger does, through the root logger.
+    (app_logger if root.handlers else root).addHandler(handler)
 
 
 class _StderrLogger:
