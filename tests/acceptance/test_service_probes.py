@@ -9,6 +9,7 @@ and exit 0 on SIGTERM, and one JSON stream on stderr throughout."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 import shutil
 import signal
 import socket
@@ -24,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from dbos_workers.logging import DATABASE_EVENTS
 from tests.acceptance.apps.harness import APPS_DIR, REPO_ROOT, AppProcess, base_env, cli_command
 from tests.chaos.proxy import ChaosProxy
 from tests.helpers import wait_until
@@ -156,3 +158,5 @@ def test_notify_and_probes_follow_a_postgres_outage(
     assert all(isinstance(e.get("pid"), int) for e in events)
     pool_lines = [e for e in events if str(e.get("logger", "")).startswith("psycopg")]
     assert all(e["level"] == "warning" for e in pool_lines)  # JSON too, not plain text
+    repeats = Counter((e["pid"], e["event"]) for e in events if e["event"] in DATABASE_EVENTS)
+    assert repeats and max(repeats.values()) <= 2, repeats  # rate-limited: 10 s windows
