@@ -9,7 +9,6 @@ and exit 0 on SIGTERM, and one JSON stream on stderr throughout."""
 from __future__ import annotations
 
 import json
-from collections import Counter
 import shutil
 import signal
 import socket
@@ -19,6 +18,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
