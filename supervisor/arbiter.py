@@ -113,6 +113,7 @@ class Arbiter:
     def _tick(self) -> bool:
         """One loop iteration; True when the supervisor should exit."""
         self.signals.wait(self._wait_timeout())
+        self.shared.beat_supervisor(time.monotonic())
         # Stable sort: the app's drain request after any SIGTERM/SIGINT of the same batch (the
         # kernel delivers pending signals lowest number first, SIGUSR1 before SIGTERM).
         for sig in sorted(self.signals.pop_all(), key=lambda queued: queued == DRAIN_REQUEST):

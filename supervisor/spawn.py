@@ -55,6 +55,10 @@ class SupervisorHandle:
         return {pid: self._shared.last_beat(slot)
                 for slot in range(MAX_SLOTS) if (pid := self._shared.slot_pid(slot))}
 
+    def loop_beat(self) -> float:
+        """Monotonic time of the supervisor loop's last round (0.0 before its first)."""
+        return self._shared.last_supervisor_beat()
+
     @property
     def exitcode(self) -> int | None:
         """The supervisor's exit code (negative: killed by that signal), None while running."""

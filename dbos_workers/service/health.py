@@ -3,7 +3,8 @@ supervisor, the workers' shared-memory heartbeats and a database probe made by a
 thread every `interval_sec` on a fresh connection. `/healthz`, `/readyz`, `dbos-workers
 health` and systemd's WATCHDOG=1 all read `HealthMonitor.report()`.
 
-- live (healthz, watchdog): the runner loop beat within LOOP_STALE_SEC, the supervisor runs,
+- live (healthz, watchdog): the runner loop and the supervisor's loop (its shared-memory
+  beat) made a round within LOOP_STALE_SEC,
   every live worker beat within its heartbeat timeout and at least one runs, and the
   database answered within `db_stale_sec`.
 - ready (readyz, READY=1): the database answered within `db_stale_sec`, its schema is
@@ -107,7 +108,8 @@ class HealthMonitor(ThreadService):
         stale = [pid for pid, age in ages.items()
                  if age is not None and age > self.heartbeat_timeout_sec]
         database = db_age is not None and db_age <= self.db_stale_sec
-        supervisor_alive = supervisor is not None and supervisor.is_alive()
+        supervisor_alive = (supervisor is not None and supervisor.is_alive()
+                            and now - supervisor.loop_beat() < LOOP_STALE_SEC)
         migrated = probe is not None and probe.migrated
         checks: dict[str, Any] = {
             "loop": loop_age < LOOP_STALE_SEC, "supervisor": supervisor_alive,

@@ -175,8 +175,11 @@ def test_start_without_a_url_warns_that_the_database_is_private() -> None:
 
 
 class FakeSupervisor:
-    def __init__(self, beats: dict[int, float], alive: bool = True) -> None:
-        self.beats, self.alive = beats, alive
+    def __init__(self, beats: dict[int, float], alive: bool = True, loop: float = 0.0) -> None:
+        self.beats, self.alive, self.loop = beats, alive, loop
+
+    def loop_beat(self) -> float:
+        return self.loop or max(self.beats.values())
 
     def worker_beats(self) -> dict[int, float]:
         return self.beats
@@ -205,12 +208,14 @@ def test_health_report_live_and_ready() -> None:
     assert not m.report().live and not m.report().ready
     old_schema = monitor_at(now, DatabaseProbe(3, 14, 0, None), 104.0, FakeSupervisor({11: 103.9}))
     assert old_schema.report().live and not old_schema.report().ready
-    no_beat = monitor_at(now, good, 104.0, FakeSupervisor({11: 0.0}))
+    no_beat = monitor_at(now, good, 104.0, FakeSupervisor({11: 0.0}, loop=103.9))
     assert no_beat.report().live and not no_beat.report().ready
     stale = monitor_at(now, good, 104.0, FakeSupervisor({11: 103.0, 12: 20.0}))
     assert not stale.report().live and stale.report().checks["workers_stale"] == [12]
     gone = monitor_at(now, good, 104.0, FakeSupervisor({11: 103.9}, alive=False))
     assert not gone.report().live
+    stuck = monitor_at(now, good, 104.0, FakeSupervisor({11: 103.9}, loop=95.0))
+    assert not stuck.report().live and not stuck.report().checks["supervisor"]
 
 
 def test_exit_reasons_name_the_signal() -> None:
