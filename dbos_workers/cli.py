@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 
@@ -58,17 +59,28 @@ def cmd_start(args: argparse.Namespace) -> int:
     if signals.pending_stop():
         log.info("service_stopped", exit_code=0, reason="signalled before launch")
         return 0
+    monitor = HealthMonitor(settings.database_url or "", settings.schema, settings.executor_id,
+                            heartbeat_timeout_sec=settings.heartbeat_timeout_sec)
+    probes = _probe_server(args, settings, monitor)  # bound before launch: a taken port is exit 2
     DBOS.launch()
+    monitor.url = lifecycle.database_url()
     log.info("service_ready", app=args.app, workers=settings.worker_processes, pid=os.getpid(),
              drain_timeout=drain)
-    monitor = HealthMonitor(lifecycle.database_url(), settings.schema, settings.executor_id,
-                            heartbeat_timeout_sec=settings.heartbeat_timeout_sec)
-    port = args.probe_port if args.probe_port is not None else settings.probe_port
-    host = args.probe_host or settings.probe_host
-    probes = ProbeServer(monitor, host, port) if port is not None else None
     runner = ServiceRunner(supervisor=lifecycle._supervisor, drain_timeout=drain,
                            signals=signals, notifier=notifier, monitor=monitor, probes=probes)
     return runner.run()
+
+
+def _probe_server(args: argparse.Namespace, settings: Any, monitor: HealthMonitor
+                  ) -> ProbeServer | None:
+    port = args.probe_port if args.probe_port is not None else settings.probe_port
+    if port is None:
+        return None
+    host = args.probe_host or settings.probe_host
+    try:
+        return ProbeServer(monitor, host, port)
+    except OSError as exc:
+        raise DBOSConfigError(f"probe port {host}:{port}: {exc.strerror or exc}") from None
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

@@ -100,3 +100,16 @@ def test_migrate_reads_the_url_from_the_environment(pg_url: str, schema: str) ->
     missing = subprocess.run([*cli_command(), "migrate"], cwd=REPO_ROOT, env=base_env(),
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "DBOS_SYSTEM_DATABASE_URL" in missing.stderr
+
+
+def test_a_taken_probe_port_is_one_line_and_exit_2(app_env: dict[str, str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([*cli_command(), "start", APP, "--probe-port", str(port)],
+                              cwd=REPO_ROOT, env=app_env, capture_output=True, text=True,
+                              timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert f"probe port 127.0.0.1:{port}" in done.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in done.stderr and "dbos_launched" not in done.stderr
