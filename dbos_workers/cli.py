@@ -45,6 +45,9 @@ def cmd_start(args: argparse.Namespace) -> int:
     apply_overrides(instance, url=args.url, workers=args.workers)
     lifecycle = instance.lifecycle
     settings = lifecycle.settings
+    if settings.worker_processes < 1:
+        raise DBOSConfigError("start runs a worker pool: config worker_processes is 0, pass "
+                              "--workers N (an app process that only enqueues needs no start)")
     configure(settings.log_level)
     drain = settings.drain_timeout_sec if args.drain_timeout is None else args.drain_timeout
     lifecycle.drain_timeout_sec = drain  # also what a signal to the supervisor alone uses

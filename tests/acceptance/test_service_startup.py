@@ -113,3 +113,11 @@ def test_a_taken_probe_port_is_one_line_and_exit_2(app_env: dict[str, str]) -> N
     assert done.returncode == 2, done.stderr
     assert f"probe port 127.0.0.1:{port}" in done.stderr.strip().splitlines()[-1]
     assert "Traceback" not in done.stderr and "dbos_launched" not in done.stderr
+
+
+def test_a_pool_of_zero_workers_is_refused(app_env: dict[str, str]) -> None:
+    env = {**app_env, "ACC_WORKER_PROCESSES": "0"}
+    done = subprocess.run([*cli_command(), "start", APP], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "worker_processes is 0" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
