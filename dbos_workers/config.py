@@ -38,6 +38,9 @@ class DBOSConfig(TypedDict, total=False):
     heartbeat_timeout_sec: float | None
     workflow_retention_sec: float | None
     drain_timeout_sec: float | None
+    database_wait_sec: float | None  # `dbos-workers start`: retry an unreachable database
+    probe_port: int | None  # `dbos-workers start`: HTTP /healthz and /readyz on this port
+    probe_host: str | None
 
 
 _DBOS_KEYS_IGNORED = {
@@ -79,6 +82,9 @@ class Settings:
     workflow_retention_sec: float | None
     drain_timeout_sec: float
     application_database_url: str | None = None  # None: the default (see datasource/resolve.py)
+    database_wait_sec: float = 60.0
+    probe_port: int | None = None
+    probe_host: str = "127.0.0.1"
 
     @property
     def channel(self) -> str:
@@ -230,8 +236,11 @@ def build_settings(config: Any) -> Settings:
         heartbeat_timeout_sec=_float(cfg, "heartbeat_timeout_sec", 60.0, 1.0),
         workflow_retention_sec=(None if cfg.get("workflow_retention_sec") is None
                                 else _float(cfg, "workflow_retention_sec", 0.0, 60.0)),
-        drain_timeout_sec=_float(cfg, "drain_timeout_sec", 30.0, 0.0),
+        drain_timeout_sec=_float(cfg, "drain_timeout_sec", 20.0, 0.0),
         application_database_url=_app_url(cfg),
+        database_wait_sec=_float(cfg, "database_wait_sec", 60.0, 0.0),
+        probe_port=None if cfg.get("probe_port") is None else _int(cfg, "probe_port", 0, 1),
+        probe_host=_str(cfg, "probe_host") or "127.0.0.1",
     )
 
 

@@ -87,6 +87,9 @@ class StepContext:
     step_id: int
     current_attempt: int | None = None
     max_attempts: int | None = None
+    # The step's name, for log lines only (logging.add_workflow_context): not part of DBOS's
+    # StepStatus, so it is left out of equality and repr.
+    name: str | None = field(default=None, compare=False, repr=False)
 
 
 StepStatus = StepContext

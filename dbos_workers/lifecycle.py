@@ -36,6 +36,10 @@ from .worker.recovery import recover_own
 
 log = structlog.get_logger("dbos_workers.lifecycle")
 
+DRAIN_GRACE_SEC = 5.0
+"""A worker is SIGKILLed this long after its drain timeout (hand back and exit). The default
+drain_timeout_sec (20) plus this fits a platform's 30 s stop deadline (Kubernetes, Heroku)."""
+
 
 class Lifecycle:
     def __init__(self, settings: Settings, registry: Registry) -> None:
@@ -49,6 +53,9 @@ class Lifecycle:
         self.drain_timeout_sec = settings.drain_timeout_sec
         """Drain timeout of the worker pool when its supervisor is signalled directly (a
         process-group SIGTERM from systemd or Ctrl-C) before destroy() names one."""
+        self.own_process_group = False
+        """`dbos-workers start`: the supervisor leaves this process's group (the main process
+        forwards the platform's signals; see service/runner.py)."""
 
     def database_url(self) -> str:
         if self.conninfo is None:
@@ -109,6 +116,8 @@ class Lifecycle:
         return spawn_supervisor(main, workers=s.worker_processes,
                                 heartbeat_timeout_sec=s.heartbeat_timeout_sec,
                                 drain_timeout_sec=self.drain_timeout_sec,
+                                drain_grace_sec=DRAIN_GRACE_SEC,
+                                own_process_group=self.own_process_group,
                                 name=f"dbos-workers:{s.name}")
 
     def _register_queues(self, rt: Runtime) -> None:

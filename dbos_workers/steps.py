@@ -161,7 +161,7 @@ def _attempts(rt: Runtime, ctx: WorkflowContext, fid: int, opts: StepOptions,
     """One try, or with retries up to max_attempts (DBOS.step_status numbers them from 0)
     while should_retry (if given) says so; DBOSMaxStepRetriesExceeded once they run out."""
     if not opts.retries_allowed:
-        token = enter_step(StepContext(fid))
+        token = enter_step(StepContext(fid, name=opts.name))
         try:
             return func(*args, **kwargs)
         finally:
@@ -169,7 +169,7 @@ def _attempts(rt: Runtime, ctx: WorkflowContext, fid: int, opts: StepOptions,
     errors: list[Exception] = []
     delay = opts.interval_seconds
     for attempt in range(opts.max_attempts):
-        token = enter_step(StepContext(fid, attempt, opts.max_attempts))
+        token = enter_step(StepContext(fid, attempt, opts.max_attempts, opts.name))
         try:
             return func(*args, **kwargs)
         except Exception as exc:

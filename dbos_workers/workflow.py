@@ -207,6 +207,8 @@ def run(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo, args: tuple[Any, 
             raise
         except BaseException as exc:
             handed_over = complete(rt, ctx, "ERROR", None, rt.serializer.serialize_error(exc), on_durable)
+            rt.log.warning("workflow_failed", workflow_id=ctx.workflow_id, workflow_name=ctx.name,
+                           error=repr(exc)[:300])
             raise
         try:
             output = rt.serializer.serialize(result)

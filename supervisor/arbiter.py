@@ -53,6 +53,8 @@ class SupervisorConfig:
     heartbeat_timeout_sec: float
     drain_grace_sec: float
     name: str
+    own_process_group: bool = False
+    """Leave the parent's process group (before any worker is forked)."""
 
 
 class Arbiter:
@@ -96,6 +98,8 @@ class Arbiter:
         """Install the signal handlers and loop until every worker is gone."""
         try:
             self.signals.install(MANAGED_SIGNALS)
+            if self.config.own_process_group:
+                os.setpgid(0, 0)
             self.log.info("supervisor_started", workers=self.target)
             while not self._tick():
                 pass
@@ -109,6 +113,7 @@ class Arbiter:
     def _tick(self) -> bool:
         """One loop iteration; True when the supervisor should exit."""
         self.signals.wait(self._wait_timeout())
+        self.shared.beat_supervisor(time.monotonic())
         # Stable sort: the app's drain request after any SIGTERM/SIGINT of the same batch (the
         # kernel delivers pending signals lowest number first, SIGUSR1 before SIGTERM).
         for sig in sorted(self.signals.pop_all(), key=lambda queued: queued == DRAIN_REQUEST):

@@ -29,6 +29,10 @@ PR_SET_NAME = 15
 
 logger = structlog.get_logger("dbos_workers.supervisor")
 
+IGNORED_IN_WORKERS = (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU)
+"""Signals meant for the supervisor (restart, scale) that a worker ignores when they reach
+it too, as a signal to a whole process group does (their default would end or stop it)."""
+
 
 class WorkerContext:
     """Handed to ``worker_main`` in each worker process."""
@@ -102,6 +106,8 @@ def bootstrap_worker(
     try:
         for sig in (*MANAGED_SIGNALS, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
+        for sig in IGNORED_IN_WORKERS:  # a process-group HUP/TTIN/TTOU is the supervisor's
+            signal.signal(sig, signal.SIG_IGN)
         signals.close()
         set_parent_death_signal(signal.SIGTERM)
         set_process_name(f"dbw-worker-{ctx.slot}")

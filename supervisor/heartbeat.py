@@ -2,8 +2,9 @@
 
 Three preallocated blocks, created before the supervisor is forked so every process maps them:
 ``beats[slot]`` is the ``time.monotonic()`` of the slot's last heartbeat (0 = none since spawn),
-``pids[slot]`` is the pid of the slot's live worker (0 = empty slot), and ``drain_timeout`` is
-the timeout passed to ``SupervisorHandle.drain``. ``time.monotonic`` is ``CLOCK_MONOTONIC``,
+``pids[slot]`` is the pid of the slot's live worker (0 = empty slot), ``drain_timeout`` is
+the timeout passed to ``SupervisorHandle.drain`` and ``supervisor_beat`` the time of the
+supervisor loop's last round. ``time.monotonic`` is ``CLOCK_MONOTONIC``,
 which is system-wide on Linux, so beats written by a worker compare with the supervisor's clock.
 Each cell is written by one process at a time and read by others; aligned 8-byte and 4-byte
 stores need no lock.
@@ -25,6 +26,7 @@ class SharedState:
     beats: ctypes.Array[ctypes.c_double]
     pids: ctypes.Array[ctypes.c_int]
     drain_timeout: ctypes.c_double
+    supervisor_beat: ctypes.c_double
 
     @classmethod
     def create(cls, ctx: Any) -> SharedState:
@@ -33,6 +35,7 @@ class SharedState:
             beats=cast("ctypes.Array[ctypes.c_double]", ctx.Array("d", MAX_SLOTS, lock=False)),
             pids=cast("ctypes.Array[ctypes.c_int]", ctx.Array("i", MAX_SLOTS, lock=False)),
             drain_timeout=cast("ctypes.c_double", ctx.Value("d", 0.0, lock=False)),
+            supervisor_beat=cast("ctypes.c_double", ctx.Value("d", 0.0, lock=False)),
         )
 
     def beat(self, slot: int, now: float) -> None:
@@ -63,6 +66,14 @@ class SharedState:
     def live_pids(self) -> list[int]:
         """Pids of every occupied slot, in slot order."""
         return [pid for pid in self.pids[:MAX_SLOTS] if pid != 0]
+
+    def beat_supervisor(self, now: float) -> None:
+        """The supervisor loop made a round at monotonic time ``now`` (probes read it)."""
+        self.supervisor_beat.value = now
+
+    def last_supervisor_beat(self) -> float:
+        """Monotonic time of the supervisor loop's last round, 0.0 before its first."""
+        return float(self.supervisor_beat.value)
 
     def set_drain_timeout(self, timeout_sec: float) -> None:
         """Store the timeout the supervisor and the workers use for the next drain."""

@@ -50,6 +50,15 @@ class SupervisorHandle:
         """Pids of the live workers, as the supervisor and workers record them."""
         return self._shared.live_pids()
 
+    def worker_beats(self) -> dict[int, float]:
+        """{pid: monotonic time of its last heartbeat (0.0 = none yet)} of the live workers."""
+        return {pid: self._shared.last_beat(slot)
+                for slot in range(MAX_SLOTS) if (pid := self._shared.slot_pid(slot))}
+
+    def loop_beat(self) -> float:
+        """Monotonic time of the supervisor loop's last round (0.0 before its first)."""
+        return self._shared.last_supervisor_beat()
+
     @property
     def exitcode(self) -> int | None:
         """The supervisor's exit code (negative: killed by that signal), None while running."""
@@ -73,6 +82,7 @@ def spawn_supervisor(
     drain_grace_sec: float = 10.0,
     drain_timeout_sec: float = 0.0,
     name: str = "dbos-workers",
+    own_process_group: bool = False,
 ) -> SupervisorHandle:
     """Fork the supervisor process and return a handle to it in the caller.
 
@@ -83,6 +93,8 @@ def spawn_supervisor(
     hook sends it SIGTERM (a drain with the stored timeout) and waits for it.
     ``drain_timeout_sec`` is the stored timeout until ``SupervisorHandle.drain`` sets another:
     what a drain started by a signal to the supervisor itself (e.g. its process group) uses.
+    ``own_process_group``: the supervisor and its workers leave the caller's process group, so
+    a signal to that group reaches the caller only (``dbos-workers start``, which forwards it).
     """
     if not 0 <= workers <= MAX_SLOTS:
         raise ValueError(f"workers must be between 0 and {MAX_SLOTS}, got {workers}")
@@ -97,6 +109,7 @@ def spawn_supervisor(
         heartbeat_timeout_sec=heartbeat_timeout_sec,
         drain_grace_sec=drain_grace_sec,
         name=name,
+        own_process_group=own_process_group,
     )
     process = new_process(
         _supervisor_main,

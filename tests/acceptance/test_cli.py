@@ -11,6 +11,7 @@ import importlib.metadata
 import os
 import shlex
 import signal
+import subprocess
 import sys
 import time
 import tomllib
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 
 from dbos_workers import DBOS
+from dbos_workers.db.repository import mask_url
 from tests.acceptance.apps import sidelog
 from tests.acceptance.apps.harness import (
     APPS_DIR,
@@ -86,19 +88,29 @@ def test_start_serves_work_and_drains_on_sigterm(
     assert not [e for e in service.log_events() if e.get("level") in ("error", "critical")]
 
 
-def procfile_worker_command() -> list[str]:
+def procfile_worker_command() -> str:
     entries = dict(line.split(":", 1) for line in (REPO_ROOT / "Procfile").read_text().splitlines()
                    if line.strip() and not line.startswith("#"))
-    return shlex.split(entries["worker"])
+    return entries["worker"].strip()
+
+
+def procfile_shell(command: str) -> list[str]:
+    """The Procfile line as the platform runs it (a shell), with our CLI for `dbos-workers`."""
+    assert command.startswith("dbos-workers ")
+    return ["sh", "-c", "exec " + shlex.join(cli_command()) + command[len("dbos-workers"):]]
 
 
 def test_procfile_worker_command_processes_an_order(
         spawn: Spawn, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     command = procfile_worker_command()
-    assert command == ["dbos-workers", "start", "examples.app", "--drain-timeout", "30"]
-    argv = [*cli_command(), *command[1:]]
-    env = base_env(DBOS_SYSTEM_DATABASE_URL=pg_url)  # examples/app.py reads it
-    service = spawn(argv, env, REPO_ROOT)
+    assert shlex.split(command)[:3] == ["dbos-workers", "start", "examples.app"]
+    assert "--drain-timeout" not in command  # the default fits a 30 s platform deadline
+    refused = subprocess.run(procfile_shell(command), env=base_env(), cwd=REPO_ROOT,
+                             capture_output=True, text=True, timeout=30)
+    assert refused.returncode != 0 and "DATABASE_URL" in refused.stderr  # no private database
+    env = base_env(DATABASE_URL=pg_url)  # what Heroku Postgres sets
+    service = spawn(procfile_shell(command), env, REPO_ROOT)
+    assert service.wait_event("dbos_launched")["database"] == mask_url(pg_url)
     service.wait_event("service_ready")
     supervisor, workers = service_pids(service, int(env.get("WORKER_PROCESSES", "2")))
 

@@ -10,11 +10,11 @@ import threading
 
 
 class ChaosProxy:
-    def __init__(self, upstream: str | tuple[str, int]) -> None:
+    def __init__(self, upstream: str | tuple[str, int], port: int = 0) -> None:
         self.upstream = upstream
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
+        self.listener.bind(("127.0.0.1", port))
         self.listener.listen(128)
         self.port = self.listener.getsockname()[1]
         self.stalled = threading.Event()
