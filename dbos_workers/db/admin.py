@@ -89,11 +89,12 @@ class AdminStore(Store):
         the filters given (custom plans: unused filters fold away, LIMIT walks the index)."""
         params = {k: v for k, v in dataclasses.asdict(f).items() if k != "sort_desc"}
         params["attributes"] = None if f.attributes is None else json.dumps(f.attributes)
-        name = "workflow_search_desc" if f.sort_desc else "workflow_search_asc"
 
         def search(tx: Tx) -> list[dict[str, Any]]:
             tx.run("session_custom_plans_local")
-            return tx.all(name, **params)
+            if f.sort_desc:
+                return tx.all("workflow_search_desc", **params)
+            return tx.all("workflow_search_asc", **params)
 
         rows: list[dict[str, Any]] = self.repo.call(search, transaction=True)
         return [WorkflowRecord.of(r) for r in rows]
