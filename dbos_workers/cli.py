@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     mig.add_argument("--url", required=True, help="postgresql:// URL of the system database")
     mig.add_argument("--schema", default="dbos_workers")
     mig.set_defaults(func=cmd_migrate)
+    from .admin_cli import add_commands  # workflow ..., queue list, reset (issue 13)
+
+    add_commands(sub)
     return parser
 
 
