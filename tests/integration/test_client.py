@@ -123,7 +123,7 @@ def test_client_holds_no_lease_and_never_migrates(client: DBOSClient, pg_url: st
 
 def test_enqueue_options_are_checked(client: DBOSClient) -> None:
     with pytest.raises(DBOSException, match="shard_key"):
-        client.enqueue({"workflow_name": "client-add", "queue_name": "cq", "shard_key": "s"})  # type: ignore[typeddict-item]
+        client.enqueue({"workflow_name": "client-add", "queue_name": "cq", "shard_key": "s"})
     with pytest.raises(DBOSException, match="no key 'bogus'"):
         client.enqueue({"workflow_name": "client-add", "queue_name": "cq", "bogus": 1})  # type: ignore[typeddict-unknown-key]
     with pytest.raises(DBOSException, match="queue_name"):

@@ -59,7 +59,7 @@ def test_fork_from_step_2_replays_step_1(launch: Any, tmp_path: Path, pg_url: st
     status = fork.get_status()
     assert (status.forked_from, status.name, status.queue_name, status.input) == (
         "orig", "fork-three-steps", "_dbos_internal_queue", {"args": (str(side), 7), "kwargs": {}})
-    assert dbos.get_workflow_status("orig").was_forked_from is True  # type: ignore[union-attr]
+    assert dbos.get_workflow_status("orig").was_forked_from is True
     copied = query(pg_url, schema, "SELECT function_id FROM operation_outputs WHERE workflow_uuid = %s "
                    "AND function_id < %s ORDER BY 1", fork.workflow_id, start)
     assert [r["function_id"] for r in copied] == list(range(1, start))

@@ -37,7 +37,7 @@ ALL = [r[0] for r in ROWS]
 
 
 def _iso(offset_min: float) -> str:
-    return datetime.datetime.fromtimestamp((T0 + offset_min * MIN) / 1000, datetime.timezone.utc).isoformat()
+    return datetime.datetime.fromtimestamp((T0 + offset_min * MIN) / 1000, datetime.UTC).isoformat()
 
 
 def _seed(url: str, schema: str) -> None:
@@ -68,7 +68,7 @@ def _seed(url: str, schema: str) -> None:
 
 @pytest.fixture
 def seeded(launch: Any, pg_url: str, schema: str) -> type[DBOS]:
-    dbos = launch()
+    dbos: type[DBOS] = launch()
     _seed(pg_url, schema)
     return dbos
 
