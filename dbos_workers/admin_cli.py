@@ -171,6 +171,9 @@ def run(command: Command) -> Callable[[argparse.Namespace], int]:
     """Open a client, run the command, close; a missing workflow is exit code 1."""
     def call(args: argparse.Namespace) -> int:
         from .client import DBOSClient
+        from .logging import configure
+
+        configure("WARNING")  # logs to stderr; stdout is the command's output
 
         client = DBOSClient(_url(args), dbos_system_schema=args.schema, serializer=args.serializer,
                             system_database_pool_size=2)
