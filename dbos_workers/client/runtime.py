@@ -8,7 +8,7 @@ from typing import Any
 
 from ..config import build_settings
 from ..db.queries import migration_files
-from ..errors import DBOSConfigError, DBOSException, DBOSSchemaMissingError
+from ..errors import DatabaseUnavailableError, DBOSConfigError, DBOSException, DBOSSchemaMissingError
 from ..registry import Registry
 from ..runtime import Runtime
 from ..serialization import Serializer
@@ -50,10 +50,12 @@ def check_schema(rt: Runtime) -> None:
     latest = max(version for version, _, _ in migration_files())
     try:
         version = rt.db.admin.migrated_version()
-    except DBOSException as exc:
+    except DatabaseUnavailableError:
+        raise
+    except DBOSException:
         raise DBOSSchemaMissingError(
-            f"no dbos-workers schema {schema!r} in this database ({str(exc)[:120]}): run "
-            "`dbos-workers migrate` or launch the service first; a client never migrates") from None
+            f"no dbos-workers schema {schema!r} in this database: run `dbos-workers migrate` "
+            "or launch the service first; a client never migrates") from None
     if version is None or version < latest:
         raise DBOSSchemaMissingError(
             f"schema {schema!r} is at migration {version}, this client needs {latest}: run "
