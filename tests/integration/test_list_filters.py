@@ -185,3 +185,34 @@ def test_list_workflow_steps_filter(seeded: type[DBOS], kwargs: dict[str, Any],
                                     expected: list[tuple[int, str, Any]]) -> None:
     steps = seeded.list_workflow_steps("w01", **kwargs)
     assert [(s["function_id"], s["function_name"], s["output"]) for s in steps] == expected
+
+
+@pytest.mark.slow
+def test_newest_page_walks_the_created_at_index(pg_url: str, schema: str) -> None:
+    """The newest 50 come off workflow_status_created_order in order (no Sort, no Seq Scan),
+    as AdminStore.search plans it (custom plans); measured at 10M rows in docs/client-cli.md."""
+    from dbos_workers.db import migrate
+    from dbos_workers.db.admin import WorkflowFilter
+    from dbos_workers.db.queries import load_queries
+
+    migrate.migrate(pg_url, schema)
+    params: dict[str, Any] = {k: v for k, v in WorkflowFilter(limit=50).__dict__.items() if k != "sort_desc"}
+    plans = {}
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        conn.execute("""INSERT INTO workflow_status (workflow_uuid, status, name, inputs, queue_name,
+                        created_at, updated_at)
+                        SELECT 'w-' || g, (ARRAY['SUCCESS','ERROR','ENQUEUED'])[1 + g % 3], 'f' || (g % 7),
+                               'i', 'q', g, g FROM generate_series(1, 200000) AS g""")
+        conn.execute("ANALYZE workflow_status")
+        conn.execute("SET plan_cache_mode = force_custom_plan")
+        for label, name, extra in (("newest", "workflow_search_desc", {}),
+                                   ("oldest", "workflow_search_asc", {}),
+                                   ("newest errors", "workflow_search_desc", {"statuses": ["ERROR"]}),
+                                   ("newest of a name", "workflow_search_desc", {"names": ["f3"]})):
+            rows = conn.execute(("EXPLAIN " + load_queries()[name]).encode(), {**params, **extra}).fetchall()
+            plans[label] = "\n".join(r[0] for r in rows)
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+    for label, plan in plans.items():
+        assert "workflow_status_created_order" in plan, (label, plan)
+        assert "Sort" not in plan and "Seq Scan" not in plan, (label, plan)
