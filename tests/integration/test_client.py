@@ -128,3 +128,30 @@ def test_enqueue_options_are_checked(client: DBOSClient) -> None:
         client.enqueue({"workflow_name": "client-add", "queue_name": "cq", "bogus": 1})  # type: ignore[typeddict-unknown-key]
     with pytest.raises(DBOSException, match="queue_name"):
         client.enqueue({"workflow_name": "client-add"})  # type: ignore[typeddict-item]
+
+
+def test_enqueue_an_instance_method_by_class_and_instance_name(launch: Any, pg_url: str, schema: str) -> None:
+    from dbos_workers import DBOSConfiguredInstance
+
+    Queue("cq-inst")
+
+    @DBOS.dbos_class("ClientShop")
+    class Shop(DBOSConfiguredInstance):
+        def __init__(self, name: str, multiplier: int) -> None:
+            self.multiplier = multiplier
+            super().__init__(name)
+
+        @DBOS.workflow(name="shop-times")
+        def times(self, x: int) -> int:
+            return self.multiplier * x
+
+    Shop("shop-2", 2)
+    Shop("shop-7", 7)
+    launch(worker_processes=1)
+    c = DBOSClient(pg_url, dbos_system_schema=schema)
+    try:
+        results = [c.enqueue({"workflow_name": "shop-times", "queue_name": "cq-inst", "class_name": "ClientShop",
+                              "instance_name": name}, 3).get_result(timeout=60) for name in ("shop-7", "shop-2")]
+    finally:
+        c.destroy()
+    assert results == [21, 6]
