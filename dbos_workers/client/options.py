@@ -4,33 +4,18 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, TypedDict
+from typing import Any
 
+from .. import enqueue_options as _shared
 from ..db.records import NewWorkflow
 from ..errors import DBOSException
+from ..registry import DEFAULT_MAX_RECOVERY_ATTEMPTS
 from ..runtime import Runtime
 
 
-class _Required(TypedDict):
-    workflow_name: str
-    queue_name: str
+class EnqueueOptions(_shared.EnqueueOptions, total=False):
+    """DBOS 3.4's EnqueueOptions: DBOS.enqueue_workflow_with_options' keys plus the client's."""
 
-
-class EnqueueOptions(_Required, total=False):
-    workflow_id: str
-    workflow_id_reuse_policy: str
-    app_version: str
-    workflow_timeout: float
-    delay_seconds: float
-    deduplication_id: str
-    duplication_policy: str
-    priority: int
-    queue_partition_key: str
-    authenticated_user: str
-    authenticated_roles: list[str]
-    class_name: str
-    instance_name: str
-    attributes: dict[str, Any]
     application_name: str
     serialization_type: str
     otel_context: Any
@@ -65,10 +50,7 @@ def validate(options: EnqueueOptions) -> None:
         raise DBOSException("Deduplication is not supported for partitioned queues")
     if options.get("duplication_policy") == "return-existing" and options.get("deduplication_id") is None:
         raise DBOSException("duplication_policy 'return-existing' requires a deduplication_id.")
-    priority = options.get("priority")
-    if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)
-                                 or not 0 <= priority <= 2**31 - 1):
-        raise DBOSException(f"priority must be an integer between 0 and 2147483647, got {priority!r}")
+    _shared.validate(options)  # priority range, ids, policies: DBOS's words
 
 
 def new_row(rt: Runtime, options: EnqueueOptions, args: tuple[Any, ...], kwargs: dict[str, Any],
@@ -88,7 +70,7 @@ def new_row(rt: Runtime, options: EnqueueOptions, args: tuple[Any, ...], kwargs:
         executor_id=None, owner_token=None, owner_instance=None,
         application_version=options.get("app_version"),
         application_name=options.get("application_name") or application_name,
-        recovery_attempts=0, max_recovery_attempts=None,
+        recovery_attempts=0, max_recovery_attempts=DEFAULT_MAX_RECOVERY_ATTEMPTS,
         timeout_ms=None if timeout is None else int(timeout * 1000), deadline_ms=None,
         delay_until_ms=rt.clock.now_ms() + delay_ms if delay_ms else None,
         parent_workflow_id=None, started_at_ms=None,
