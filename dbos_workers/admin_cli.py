@@ -103,8 +103,9 @@ def _steps(args: argparse.Namespace, client: Any) -> None:
 
 
 def _cancel(args: argparse.Namespace, client: Any) -> None:
-    client.cancel_workflow(args.workflow_id)
-    _emit(args, {"workflow_id": args.workflow_id, "status": "CANCELLED"}, ("workflow_id", "status"))
+    client.cancel_workflow(args.workflow_id)  # a finished workflow keeps its status
+    status = client.retrieve_workflow(args.workflow_id).get_status().status
+    _emit(args, {"workflow_id": args.workflow_id, "status": status}, ("workflow_id", "status"))
 
 
 def _resume(args: argparse.Namespace, client: Any) -> None:

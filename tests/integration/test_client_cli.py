@@ -81,6 +81,14 @@ def test_enqueue_waits_for_parked_name(seeded: None, capsys: pytest.CaptureFixtu
     assert (code, json.loads(out)) == (0, {"workflow_id": "e-1"})
     row = query(pg_url, schema, "SELECT status, priority, queue_name FROM workflow_status WHERE workflow_uuid = 'e-1'")
     assert row == [{"status": "ENQUEUED", "priority": 3, "queue_name": "cli-q"}]
+    code, out, _ = run(capsys, "queue", "list", "--url", pg_url, "--schema", schema, "--json")
+    q = {q["name"]: q for q in json.loads(out)}["cli-q"]
+    assert (q["enqueued"], q["pending"], q["delayed"], q["registered"]) == (1, 0, 0, True)
+    assert q["oldest_age_s"] is not None and q["oldest_age_s"] >= 0
+    code, out, _ = run(capsys, "queue", "list", "--url", pg_url, "--schema", schema)
+    assert out.splitlines()[0].split()[:6] == ["NAME", "ENQUEUED", "PARKED", "PENDING", "DELAYED", "OLDEST_AGE_S"]
+    code, out, _ = run(capsys, "workflow", "cancel", "sq-1", "--url", pg_url, "--schema", schema, "--json")
+    assert (code, json.loads(out)) == (0, {"workflow_id": "sq-1", "status": "SUCCESS"})  # finished: unchanged
     code, _, err = run(capsys, "workflow", "enqueue", "x", "--queue", "cli-q", "--args", "{}", "--url", pg_url,
                        "--schema", schema)
     assert code == 2 and "JSON array" in err

@@ -87,6 +87,25 @@ def test_restart_is_fork_from_step_1_with_explicit_id(launch: Any, tmp_path: Pat
     assert len(_runs(side)) == 6
 
 
+def test_fork_async_twin_and_list_async(launch: Any, tmp_path: Path) -> None:
+    import asyncio
+
+    three = _define()
+    dbos = launch(worker_processes=1)
+    side = tmp_path / "runs.txt"
+    with SetWorkflowID("orig-a"):
+        three(str(side), 3)
+
+    async def main() -> tuple[str, list[str]]:
+        with SetWorkflowID("fork-a"):
+            handle = await dbos.fork_workflow_async("orig-a", 1, queue_name="_dbos_internal_queue")
+        listed = await dbos.list_workflows_async(forked_from="orig-a")
+        return handle.workflow_id, [w.workflow_id for w in listed]
+
+    assert asyncio.run(main()) == ("fork-a", ["fork-a"])
+    assert dbos.retrieve_workflow("fork-a").get_result(timeout=60) == "s1s2s3:3"
+
+
 def test_fork_errors(launch: Any, tmp_path: Path) -> None:
     three = _define()
     dbos = launch()
