@@ -17,6 +17,7 @@ from . import errors as error  # noqa: E402
 from .auth import DBOSContextEnsure, DBOSContextSetAuth  # noqa: E402
 from .bulk import EnqueueItem  # noqa: E402
 from .classes import DBOSConfiguredInstance  # noqa: E402
+from .client import DBOSClient  # noqa: E402
 from .config import DBOSConfig  # noqa: E402
 from .context import (  # noqa: E402
     DuplicationPolicy,
@@ -63,6 +64,7 @@ __all__ = [
     "AsyncSQLAlchemyDatasource",
     "DBOSAwaitedWorkflowCancelledError",
     "DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded",
+    "DBOSClient",
     "DBOSConfig",
     "DBOSConfigError",
     "DBOSConfiguredInstance",

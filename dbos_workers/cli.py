@@ -168,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--live", action="store_true", help="liveness (/healthz) instead of /readyz")
     health.add_argument("--timeout", type=_number(float, 0.1), default=5.0)
     health.set_defaults(func=cmd_health)
+    from .admin_cli import add_commands  # workflow ..., queue list, reset (issue 13)
+
+    add_commands(sub)
     return parser
 
 

@@ -26,6 +26,7 @@ from .handle import WorkflowHandle
 from .leader.cron import parse_cron
 from .lifecycle import Lifecycle
 from .management import Management
+from .management_api import ManagementAPI
 from .parity import ParityAPI, ParityMeta
 from .queue import Queue, QueueRateLimit
 from .registry import GLOBAL_REGISTRY, info_of
@@ -76,7 +77,7 @@ class _DBOSMeta(ParityMeta):
         return current_session()
 
 
-class DBOS(CommsAPI, ParityAPI, WorkflowAdminAPI, metaclass=_DBOSMeta):
+class DBOS(CommsAPI, ParityAPI, WorkflowAdminAPI, ManagementAPI, metaclass=_DBOSMeta):
     """The DBOS singleton. `DBOS(config=...)` then `DBOS.launch()`."""
 
     _instance: DBOS | None = None
@@ -303,14 +304,6 @@ class DBOS(CommsAPI, ParityAPI, WorkflowAdminAPI, metaclass=_DBOSMeta):
     @classmethod
     def resume_workflow(cls, workflow_id: str) -> WorkflowHandle[Any]:
         return cls._mgmt().resume(workflow_id)
-
-    @classmethod
-    def list_workflows(cls, **filters: Any) -> list[WorkflowStatus]:
-        return cls._mgmt().list_workflows(**filters)
-
-    @classmethod
-    def list_queued_workflows(cls, **filters: Any) -> list[WorkflowStatus]:
-        return cls._mgmt().list_workflows(queued_only=True, **filters)
 
     @classmethod
     def current_leader(cls) -> dict[str, Any] | None:

@@ -372,3 +372,15 @@ class WorkflowOutputError(DBOSException):
 
 class WorkerDrainingError(BaseException):
     """The worker is shutting down; the workflow is handed back to its queue."""
+
+
+class DBOSUnsupportedFilterError(DBOSException, ValueError):
+    """A list_workflows filter DBOS documents that dbos-workers cannot honour (never ignored)."""
+
+    def __init__(self, parameter: str, reason: str) -> None:
+        self.parameter = parameter
+        super().__init__(f"list filter {parameter!r} is not supported: {reason}")
+
+
+class DBOSSchemaMissingError(DBOSException):
+    """The client found no dbos-workers schema (or an older one): it never migrates."""

@@ -56,6 +56,9 @@ class WorkflowStatus:
     assumed_role: str | None = None
     attributes: dict[str, Any] | None = None
     queue_partition_key: str | None = None
+    # Lineage of fork_workflow: the original a fork came from; whether this one was forked.
+    forked_from: str | None = None
+    was_forked_from: bool = False
 
 
 def _load(rt: Runtime, text: str | None, error: bool = False) -> Any:
@@ -84,4 +87,5 @@ def status_from_row(rt: Runtime, row: WorkflowRecord) -> WorkflowStatus:
         authenticated_roles=json.loads(row.authenticated_roles) if row.authenticated_roles else None,
         assumed_role=row.assumed_role, attributes=row.attributes,
         queue_partition_key=row.queue_partition_key,
+        forked_from=row.forked_from, was_forked_from=row.was_forked_from,
     )

@@ -132,6 +132,8 @@ class WorkflowRecord:
     assumed_role: str | None = None
     attributes: Any = None  # JSONB, decoded
     queue_partition_key: str | None = None
+    forked_from: str | None = None
+    was_forked_from: bool = False
 
     @classmethod
     def of(cls, r: dict[str, Any]) -> WorkflowRecord:
@@ -144,7 +146,8 @@ class WorkflowRecord:
                    r["parent_workflow_id"], r["rate_limited"], r["created_at"], r["updated_at"],
                    r["started_at_epoch_ms"], r["completed_at"], r.get("authenticated_user"),
                    r.get("authenticated_roles"), r.get("assumed_role"), r.get("attributes"),
-                   r.get("queue_partition_key"))
+                   r.get("queue_partition_key"), r.get("forked_from"),
+                   bool(r.get("was_forked_from", False)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..clock import Clock
+from .admin import AdminStore
 from .debounce import DebounceStore
 from .executors import ExecutorStore
 from .leader import LeaderStore
@@ -30,6 +31,7 @@ class SystemDatabase:
         self.schedules = ScheduleStore(*args)
         self.maintenance = MaintenanceStore(*args)
         self.leader = LeaderStore(*args)
+        self.admin = AdminStore(*args)
 
     def open(self) -> None:
         self.repo.open()

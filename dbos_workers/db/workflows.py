@@ -109,13 +109,6 @@ class WorkflowStore(Store):
         row = self.repo.one("workflow_get", workflow_id=workflow_id)
         return None if row is None else WorkflowRecord.of(row)
 
-    def search(self, *, workflow_ids: list[str] | None, statuses: list[str] | None,
-             name: str | None, queue_name: str | None, queued_only: bool,
-             limit: int | None) -> list[WorkflowRecord]:
-        rows = self.repo.all("workflow_list", workflow_ids=workflow_ids, status=statuses, name=name,
-                             queue_name=queue_name, queued_only=queued_only, limit=limit)
-        return [WorkflowRecord.of(r) for r in rows]
-
     # Claiming ------------------------------------------------------------------------------
     def _claim_params(self, executor_id: str, owner_instance: str, token: str) -> dict[str, object]:
         return {"executor_id": executor_id, "owner_token": token, "owner_instance": owner_instance,

@@ -4,7 +4,7 @@
 SELECT workflow_uuid FROM workflow_status WHERE workflow_uuid = ANY(%(workflow_ids)s::TEXT[]);
 
 -- name: workflow_children
--- The direct children of some workflows (workflow_status_parent, migration 15).
+-- The direct children of some workflows (workflow_status_parent, migration 16).
 SELECT workflow_uuid FROM workflow_status
 WHERE parent_workflow_id = ANY(%(workflow_ids)s::TEXT[]);
 

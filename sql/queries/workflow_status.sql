@@ -94,7 +94,7 @@ SELECT workflow_uuid, status, name, class_name, config_name, inputs, output, err
        max_recovery_attempts, workflow_timeout_ms, workflow_deadline_epoch_ms,
        delay_until_epoch_ms, parent_workflow_id, rate_limited, created_at, updated_at,
        started_at_epoch_ms, completed_at, authenticated_user, authenticated_roles, assumed_role,
-       attributes, queue_partition_key
+       attributes, queue_partition_key, forked_from, was_forked_from
 FROM workflow_status WHERE workflow_uuid = %(workflow_id)s;
 
 -- name: workflow_get_outcome
@@ -441,24 +441,6 @@ WITH expired AS (
 SELECT pg_notify(%(channel)s || '_done', wake_key('c:', workflow_uuid)),
        pg_notify(%(channel)s || '_cancel', wake_key('x:', workflow_uuid)), workflow_uuid
 FROM expired;
-
--- name: workflow_list
-SELECT workflow_uuid, status, name, class_name, config_name, inputs, output, error,
-       serialization, queue_name, priority, deduplication_id, executor_id, owner_token,
-       owner_instance, application_version, application_name, recovery_attempts,
-       max_recovery_attempts, workflow_timeout_ms, workflow_deadline_epoch_ms,
-       delay_until_epoch_ms, parent_workflow_id, rate_limited, created_at, updated_at,
-       started_at_epoch_ms, completed_at, authenticated_user, authenticated_roles, assumed_role,
-       attributes, queue_partition_key
-FROM workflow_status
-WHERE (%(status)s::TEXT[] IS NULL OR status = ANY(%(status)s::TEXT[]))
-  AND (%(name)s::TEXT IS NULL OR name = %(name)s::TEXT)
-  AND (%(queue_name)s::TEXT IS NULL OR queue_name = %(queue_name)s::TEXT)
-  AND (%(workflow_ids)s::TEXT[] IS NULL OR workflow_uuid = ANY(%(workflow_ids)s::TEXT[]))
-  AND (%(queued_only)s::BOOLEAN IS FALSE
-       OR (queue_name IS NOT NULL AND status IN ('ENQUEUED', 'PENDING', 'DELAYED')))
-ORDER BY created_at
-LIMIT %(limit)s;
 
 -- name: workflow_pending_of_instance
 SELECT workflow_uuid FROM workflow_status
