@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from . import metrics
 from .auth import assuming, check_roles
 from .classes import meta_of
 from .context import (
@@ -137,7 +138,7 @@ def run_step(rt: Runtime, opts: StepOptions, func: Callable[..., Any],
     done, value = replay(rt, ctx, fid, opts.name)
     if done:
         return value
-    started = rt.clock.now_ms()
+    started, t0 = rt.clock.now_ms(), time.perf_counter()
     try:
         role = check_roles(meta_of(func), opts.name)
         if role is None:  # the common case: no roles required, no context manager
@@ -148,9 +149,11 @@ def run_step(rt: Runtime, opts: StepOptions, func: Callable[..., Any],
     except (DBOSWorkflowCancelledError, WorkflowOwnershipLostError, WorkerDrainingError):
         raise
     except Exception as exc:
+        metrics.step_ran(opts.name, t0)
         record_operation(rt, ctx, fid, opts.name, output=None,
                          error=rt.serializer.serialize_error(exc), started_at_ms=started, defer=True)
         raise
+    metrics.step_ran(opts.name, t0)
     record_operation(rt, ctx, fid, opts.name, output=rt.serializer.serialize(result), error=None,
                      started_at_ms=started, defer=True)
     return result
@@ -178,6 +181,7 @@ def _attempts(rt: Runtime, ctx: WorkflowContext, fid: int, opts: StepOptions,
             errors.append(exc)
             rt.log.warning("step_attempt_failed", workflow_id=ctx.workflow_id, step=opts.name,
                            attempt=attempt + 1, of=opts.max_attempts, error=repr(exc)[:200])
+            metrics.step_retried(opts.name)
         finally:
             exit_step(token)
         if attempt < opts.max_attempts - 1:

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from . import auth, starting
+from . import auth, metrics, starting
 from .classes import meta_of, target_names
 from .context import (
     StartOptions,
@@ -195,6 +195,7 @@ def run(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo, args: tuple[Any, 
     and on_durable runs (in the flusher thread) once it is written, after the workflow left
     the in-flight ledger."""
     rt.inflight.attach(ctx)
+    started = metrics.workflow_started(ctx.queue_name, info.name)
     token = enter_workflow(ctx)
     options_token = _options.set(StartOptions())
     identity_token = auth.enter(auth.Identity(ctx.authenticated_user, ctx.authenticated_roles,
@@ -219,6 +220,7 @@ def run(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo, args: tuple[Any, 
         auth.leave(identity_token)
         _options.reset(options_token)
         exit_workflow(token)
+        metrics.workflow_ran(info.name, started)
         if not handed_over:
             rt.inflight.release(ctx.workflow_id)
 
@@ -232,10 +234,13 @@ def complete(rt: Runtime, ctx: WorkflowContext, status: str, output: str | None,
     outcome = Completion(ctx.workflow_id, ctx.owner_token, status, output, error, step)
     if on_durable is None:
         rt.writers.outcomes.submit(outcome)
+        metrics.workflow_finished(ctx.queue_name, ctx.name, status)
         return False
 
     def durable(failure: BaseException | None) -> None:
         rt.inflight.release(ctx.workflow_id)
+        if failure is None:
+            metrics.workflow_finished(ctx.queue_name, ctx.name, status)
         on_durable(failure)
 
     rt.writers.outcomes.submit_nowait(outcome, durable)

@@ -85,6 +85,8 @@ class ClaimedWorkflow:
     authenticated_user: str | None = None
     authenticated_roles: str | None = None  # JSON text
     assumed_role: str | None = None
+    created_at: int | None = None  # enqueued at (epoch ms): metrics' enqueue->start latency
+    started_at: int | None = None  # claimed at (the claim's now_ms)
 
     @classmethod
     def of(cls, row: dict[str, Any], token: str) -> ClaimedWorkflow:
@@ -92,7 +94,8 @@ class ClaimedWorkflow:
                    row["inputs"], row["queue_name"], row["recovery_attempts"],
                    row["max_recovery_attempts"], row["workflow_deadline_epoch_ms"], row["has_steps"],
                    row["queue_partition_key"], row.get("authenticated_user"),
-                   row.get("authenticated_roles"), row.get("assumed_role"))
+                   row.get("authenticated_roles"), row.get("assumed_role"), row.get("created_at"),
+                   row.get("started_at_epoch_ms"))
 
 
 @dataclass(frozen=True, slots=True)

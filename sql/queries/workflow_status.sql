@@ -186,12 +186,13 @@ WITH picked AS MATERIALIZED (
     RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.inputs, ws.queue_name,
               ws.recovery_attempts, ws.max_recovery_attempts, ws.workflow_deadline_epoch_ms,
               EXISTS (SELECT 1 FROM operation_outputs oo WHERE oo.workflow_uuid = ws.workflow_uuid) AS has_steps,
-              ws.queue_partition_key, ws.authenticated_user, ws.authenticated_roles, ws.assumed_role
+              ws.queue_partition_key, ws.authenticated_user, ws.authenticated_roles, ws.assumed_role,
+          ws.created_at, ws.started_at_epoch_ms
 )
 SELECT claimed.*, FALSE AS parked FROM claimed
 UNION ALL
 SELECT p.workflow_uuid, p.name, NULL, NULL, NULL, p.queue_name, 0, NULL, NULL, FALSE,
-       NULL, NULL, NULL, NULL, TRUE
+       NULL, NULL, NULL, NULL, NULL, NULL, TRUE
 FROM parked p WHERE (SELECT count(*) FROM announced) >= 0;
 
 -- name: workflow_claim_parked
@@ -223,7 +224,8 @@ WHERE ws.workflow_uuid = ANY(ARRAY(
 RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.inputs, ws.queue_name,
           ws.recovery_attempts, ws.max_recovery_attempts, ws.workflow_deadline_epoch_ms,
           EXISTS (SELECT 1 FROM operation_outputs oo WHERE oo.workflow_uuid = ws.workflow_uuid) AS has_steps,
-              ws.queue_partition_key, ws.authenticated_user, ws.authenticated_roles, ws.assumed_role;
+              ws.queue_partition_key, ws.authenticated_user, ws.authenticated_roles, ws.assumed_role,
+          ws.created_at, ws.started_at_epoch_ms;
 
 -- name: workflow_claim_limited
 -- Claim from one queue with a global concurrency and/or rate limit. Run inside a transaction
@@ -255,7 +257,8 @@ WHERE ws.workflow_uuid = ANY(ARRAY(
 RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.inputs, ws.queue_name,
           ws.recovery_attempts, ws.max_recovery_attempts, ws.workflow_deadline_epoch_ms,
           EXISTS (SELECT 1 FROM operation_outputs oo WHERE oo.workflow_uuid = ws.workflow_uuid) AS has_steps,
-              ws.queue_partition_key, ws.authenticated_user, ws.authenticated_roles, ws.assumed_role;
+              ws.queue_partition_key, ws.authenticated_user, ws.authenticated_roles, ws.assumed_role,
+          ws.created_at, ws.started_at_epoch_ms;
 
 -- name: workflow_claim_partitioned
 -- Claim from a partitioned queue: partition_* limits apply per queue_partition_key, the
@@ -319,7 +322,8 @@ WHERE ws.workflow_uuid = ANY(ARRAY(
 RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.inputs, ws.queue_name,
           ws.recovery_attempts, ws.max_recovery_attempts, ws.workflow_deadline_epoch_ms,
           EXISTS (SELECT 1 FROM operation_outputs oo WHERE oo.workflow_uuid = ws.workflow_uuid) AS has_steps,
-          ws.queue_partition_key, ws.authenticated_user, ws.authenticated_roles, ws.assumed_role;
+          ws.queue_partition_key, ws.authenticated_user, ws.authenticated_roles, ws.assumed_role,
+          ws.created_at, ws.started_at_epoch_ms;
 
 -- name: queue_claim_lock
 SELECT pg_advisory_xact_lock(%(key)s);
@@ -334,7 +338,8 @@ WHERE workflow_uuid = %(workflow_id)s AND status = 'PENDING'
   AND owner_token IS NOT DISTINCT FROM %(previous_token)s
 RETURNING workflow_uuid, name, class_name, config_name, inputs, queue_name,
           recovery_attempts, max_recovery_attempts, workflow_deadline_epoch_ms, TRUE AS has_steps,
-          queue_partition_key, authenticated_user, authenticated_roles, assumed_role;
+          queue_partition_key, authenticated_user, authenticated_roles, assumed_role,
+          created_at, started_at_epoch_ms;
 
 -- name: workflow_pending_of_executor
 -- PENDING rows held by an executor id, with the instance that holds each and how long (on the
