@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from . import metrics, queue_registry
+from . import metrics, queue_registry, tracing
 from .appversion import compute_app_version
 from .config import Settings
 from .db import migrate
@@ -81,6 +81,7 @@ class Lifecycle:
             migrate.ensure_database(url)
             migrate.migrate(url, s.schema)
             self._metrics = MetricsRun.begin(s)  # before the fork: workers inherit it
+            tracing.configure(s)
             if s.worker_processes > 0:
                 self._supervisor = self._spawn_workers(url)
             rt = Runtime(settings=s, registry=self.registry, conninfo=url,
