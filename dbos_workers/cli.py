@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     mig.add_argument("--url", required=True, help="postgresql:// URL of the system database")
     mig.add_argument("--schema", default="dbos_workers")
     mig.set_defaults(func=cmd_migrate)
+    from .dashboard.cli import add_commands as add_dashboard_commands
+
+    add_dashboard_commands(sub)
     return parser
 
 

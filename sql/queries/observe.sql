@@ -24,3 +24,41 @@ FROM ((SELECT queue_name, status FROM workflow_status WHERE status = 'PENDING' L
       (SELECT queue_name, status FROM workflow_status WHERE status = 'DELAYED' LIMIT %(cap)s)) AS p
 WHERE p.queue_name IS NOT NULL
 GROUP BY p.queue_name, p.status;
+
+-- name: observe_queue_rate
+-- Outcomes per queue since %(since_ms)s (the dashboard's rate: the last minute), through the
+-- BRIN index on completed_at: reads the block ranges of that minute only.
+SELECT queue_name, count(*) AS finished
+FROM workflow_status
+WHERE completed_at >= %(since_ms)s AND queue_name IS NOT NULL
+GROUP BY queue_name;
+
+-- name: observe_workflow_page
+-- The dashboard's list: newest first, optional status/queue/name filters, keyset paging on
+-- (created_at, workflow_uuid). Cost grows with the rows that match (no b-tree on created_at:
+-- every index on workflow_status costs each claim and completion); retention bounds it.
+SELECT workflow_uuid, status, name, queue_name, executor_id, recovery_attempts, created_at,
+       started_at_epoch_ms, completed_at, parent_workflow_id
+FROM workflow_status
+WHERE (%(status)s::TEXT IS NULL OR status = %(status)s)
+  AND (%(queue_name)s::TEXT IS NULL OR queue_name = %(queue_name)s)
+  AND (%(name)s::TEXT IS NULL OR name = %(name)s)
+  AND (%(before_ms)s::BIGINT IS NULL OR (created_at, workflow_uuid) < (%(before_ms)s, %(before_id)s))
+ORDER BY created_at DESC, workflow_uuid DESC
+LIMIT %(limit)s;
+
+-- name: observe_messages
+-- Messages sent to a workflow (consumed or not), oldest first, at most %(limit)s.
+SELECT topic, message, created_at_epoch_ms, consumed
+FROM notifications
+WHERE destination_uuid = %(workflow_id)s
+ORDER BY seq
+LIMIT %(limit)s;
+
+-- name: observe_executors
+-- Live executor instances (app processes and workers), at most %(limit)s.
+SELECT instance_id, executor_id, host, pid, role, started_at, heartbeat_at
+FROM executors
+WHERE stopped_at IS NULL
+ORDER BY executor_id, started_at
+LIMIT %(limit)s;
