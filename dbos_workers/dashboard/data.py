@@ -74,9 +74,14 @@ class DashboardData:
             steps = self.mgmt.steps(workflow_id)
         except Exception:
             steps = self.mgmt.steps(workflow_id, load_output=False)
+        starts = [s["started_at_epoch_ms"] for s in steps if s["started_at_epoch_ms"] is not None]
+        ends = [s["completed_at_epoch_ms"] for s in steps if s["completed_at_epoch_ms"] is not None]
+        first, span = (min(starts), max(1, max(ends) - min(starts))) if starts and ends else (0, 1)
         for s in steps:
             start, end = s["started_at_epoch_ms"], s["completed_at_epoch_ms"]
             s["duration_ms"] = None if start is None or end is None else end - start
+            s["offset_pct"] = 0.0 if start is None else round(100.0 * (start - first) / span, 1)
+            s["width_pct"] = round(100.0 * (s["duration_ms"] or 0) / span, 1)
             s["output_text"] = shown(s["output"])
             s["error_text"] = None if s["error"] is None else shown(s["error"])
         return steps

@@ -17,9 +17,9 @@ from dbos_workers.tracing import TRACE_FILE_ENV
 from tests.helpers import query, wait_until
 
 pytest.importorskip("opentelemetry.sdk.trace")
-from opentelemetry import trace  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 pytestmark = [pytest.mark.acceptance]
 Launch = Callable[..., type[DBOS]]
