@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from dbos_workers import DBOS, Queue
-from dbos_workers.httpserve import HttpServer
+from dbos_workers.httpserve import HttpServer, Response
 from tests.helpers import query
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -156,3 +156,57 @@ def test_read_only_unless_actions_enabled(seeded: dict[str, list[str]], pg_url: 
         assert status_of(pg_url, schema, target) == "ENQUEUED"
     finally:
         server.stop()
+
+
+def test_mounted_on_a_probe_app_under_a_prefix(seeded: dict[str, list[str]]) -> None:
+    from dbos_workers.dashboard import DashboardData, DashboardOptions, dashboard_app
+    from dbos_workers.httpserve import HttpApp
+
+    probe = HttpApp()
+    probe.route("GET", "/healthz", lambda _: Response(200, "ok\n"))
+    probe.mount("/dashboard", dashboard_app(DashboardData(DBOS._rt()),
+                                            DashboardOptions(token=TOKEN, prefix="/dashboard")))
+    server = HttpServer(probe, "127.0.0.1", 0)
+    server.start()
+    try:
+        base = f"http://127.0.0.1:{server.port}"
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(f"{base}/dashboard/workflows")
+        assert denied.value.code == 403
+        request = urllib.request.Request(f"{base}/dashboard/workflows?status=ERROR",
+                                         headers={"Authorization": f"Bearer {TOKEN}"})
+        with urllib.request.urlopen(request) as resp:
+            body = resp.read().decode()
+        assert all(w in body for w in seeded["bad"]) and not any(w in body for w in seeded["ok"])
+        assert 'href="/dashboard/workflow/' in body  # links carry the mount prefix
+    finally:
+        server.stop()
+
+
+def test_cli_dashboard_serves_on_localhost_with_a_token(seeded: dict[str, list[str]], pg_url: str,
+                                                        schema: str) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "dbos_workers.cli", "dashboard", "--url", pg_url,
+                             "--schema", schema, "--app-name", "test-app", "--port", "0", "--token", TOKEN],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("dashboard on http://127.0.0.1:"), line
+        base = line.split()[-1].rstrip("/")
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(f"{base}/workflow/{seeded['ok'][0]}")
+        assert denied.value.code == 403
+        request = urllib.request.Request(f"{base}/workflow/{seeded['ok'][0]}",
+                                         headers={"Authorization": f"Bearer {TOKEN}"})
+        with urllib.request.urlopen(request) as resp:
+            body = resp.read().decode()
+        assert "stored-100" in body and "action-cancel" not in body  # read-only without --actions
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
