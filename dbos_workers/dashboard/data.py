@@ -58,13 +58,21 @@ class DashboardData:
                                                 limit=PAGE)
 
     def workflow(self, workflow_id: str) -> dict[str, Any] | None:
-        found = self.mgmt.list_workflows(workflow_ids=[workflow_id])
-        if not found:
+        try:
+            found: list[Any] = self.mgmt.list_workflows(workflow_ids=[workflow_id])
+            if found and (isinstance(found[0].input, Exception) or isinstance(found[0].output, Exception)):
+                raise ValueError("unreadable value")  # status.py hands back the load's exception
+            values = None if not found else (shown(found[0].input), shown(found[0].output),
+                                             None if found[0].error is None else shown(found[0].error))
+        except Exception:  # a value this process cannot load: show the stored text
+            record = self.rt.db.workflows.get(workflow_id)
+            found = [] if record is None else [record]
+            values = None if record is None else (record.inputs or "", record.output or "", record.error)
+        if not found or values is None:
             return None
         status = found[0]
         steps = self._steps(workflow_id)
-        return {"status": status, "input": shown(status.input), "output": shown(status.output),
-                "error": None if status.error is None else shown(status.error), "steps": steps,
+        return {"status": status, "input": values[0], "output": values[1], "error": values[2], "steps": steps,
                 "children": [s for s in steps if s["child_workflow_id"]],
                 "events": {k: shown(v) for k, v in self._events(workflow_id).items()},
                 "messages": self._messages(workflow_id)}

@@ -154,6 +154,11 @@ def test_read_only_unless_actions_enabled(seeded: dict[str, list[str]], pg_url: 
             urllib.request.urlopen(request)
         assert refused.value.code == 403
         assert status_of(pg_url, schema, target) == "ENQUEUED"
+        # a value this process cannot load is shown as stored, not a 500
+        broken = seeded["ok"][2]
+        query(pg_url, schema, "UPDATE workflow_status SET inputs = 'not-a-pickle!' WHERE workflow_uuid = %s", broken)
+        with urllib.request.urlopen(f"{base}/workflow/{broken}") as resp:
+            assert resp.status == 200 and "not-a-pickle!" in resp.read().decode()
     finally:
         server.stop()
 
