@@ -8,7 +8,6 @@ import urllib.request
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -113,5 +112,43 @@ def test_metrics_off_costs_no_import(launch: Launch) -> None:
         assert "prometheus_client" not in sys.modules
 
 
-def _unused(*_: Any) -> None:
-    pass
+def test_a_killed_worker_keeps_its_counts_and_loses_its_live_gauges(launch: Launch, pg_url: str,
+                                                                     schema: str) -> None:
+    import signal
+
+    q = Queue("obs_metrics_kill")
+
+    @DBOS.workflow()
+    def quick(i: int) -> int:
+        return os.getpid()
+
+    launch(worker_processes=2, enable_metrics=True, metrics_port=0)
+    run = current()
+    assert run is not None and run.server is not None
+    port = run.server.port
+    sup = DBOS._get().lifecycle._supervisor
+    workers = wait_until(lambda: (p := sup.worker_pids()) and len(p) == 2 and p, 20)
+    pids = {h.get_result(timeout=60) for h in [q.enqueue(quick, i) for i in range(200)]}
+    victim = workers[0]
+    if victim not in pids:  # the test needs the victim's counts in its file
+        victim = next(iter(pids))
+    before = scrape(port)
+    assert str(victim) in {lab["pid"] for lab, _ in before["dbw_workflows_in_flight"]}
+    os.kill(victim, signal.SIGKILL)
+    wait_until(lambda: (p := sup.worker_pids()) and len(p) == 2 and victim not in p, 30)
+    for h in [q.enqueue(quick, i) for i in range(200, 300)]:
+        h.get_result(timeout=60)
+    ran = query(pg_url, schema, "SELECT count(*) AS n FROM workflow_status WHERE queue_name = "
+                "'obs_metrics_kill' AND status = 'SUCCESS'")[0]["n"]
+    assert ran == 300
+
+    def settled() -> dict[str, list[tuple[dict[str, str], float]]] | None:
+        s = scrape(port)
+        return s if total(s, "dbw_workflows_finished_total", queue="obs_metrics_kill") >= 300 else None
+
+    after = wait_until(settled, 30, 0.2)
+    assert total(after, "dbw_workflows_finished_total", queue="obs_metrics_kill", outcome="SUCCESS") == 300
+    assert total(after, "dbw_workflows_started_total", queue="obs_metrics_kill") == 300
+    assert str(victim) not in {lab["pid"] for lab, _ in after["dbw_workflows_in_flight"]}
+    assert not (Path(run.directory) / f"gauge_liveall_{victim}.db").exists()
+    assert (Path(run.directory) / f"counter_{victim}.db").exists()
