@@ -14,7 +14,7 @@ VENVS = BENCH / ".venvs"
 
 # What each system's venv installs. psycopg is also what the shared harness monitors with.
 REQUIREMENTS: dict[str, list[str]] = {
-    "dbos-workers": ["-e", str(REPO)],
+    "dbos-workers": ["-e", f"{REPO}[metrics]"],
     "dbos": ["dbos"],
     "procrastinate": ["procrastinate"],
     "pgqueuer": ["pgqueuer[asyncpg]", "psycopg[binary]"],

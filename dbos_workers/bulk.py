@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import metrics
 from .context import StartOptions, current_step, current_workflow, start_options
 from .db.records import NewWorkflow
 from .errors import DBOSConfigError, DBOSQueueConfigError, DBOSQueueDeduplicatedError, DBOSWorkersError
@@ -88,6 +89,7 @@ def enqueue_many(rt: Runtime, queue_name: str, info: WorkflowInfo,
         if conflicts:
             first = rows[conflicts[0]]
             raise DBOSQueueDeduplicatedError(first.workflow_id, queue_name, str(first.deduplication_id))
+        metrics.enqueued_many(queue_name, info.name, len(rows))
         return ids
 
     ids: list[str] = insert(None, 0) if parent is None else operation(rt, "DBOS.enqueueMany", insert)

@@ -81,9 +81,13 @@ def _probe_server(args: argparse.Namespace, settings: Any, monitor: HealthMonito
         return None
     host = args.probe_host or settings.probe_host
     try:
-        return ProbeServer(monitor, host, port)
+        server = ProbeServer(monitor, host, port)
     except OSError as exc:
         raise DBOSConfigError(f"probe port {host}:{port}: {exc.strerror or exc}") from None
+    from .metrics.run import metrics_routes  # /metrics beside the probes (404 while metrics are off)
+
+    metrics_routes(server.app)
+    return server
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -171,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .admin_cli import add_commands  # workflow ..., queue list, reset (issue 13)
 
     add_commands(sub)
+    from .dashboard.cli import add_commands as add_dashboard_commands
+
+    add_dashboard_commands(sub)
     return parser
 
 

@@ -41,6 +41,11 @@ class DBOSConfig(TypedDict, total=False):
     database_wait_sec: float | None  # `dbos-workers start`: retry an unreachable database
     probe_port: int | None  # `dbos-workers start`: HTTP /healthz and /readyz on this port
     probe_host: str | None
+    enable_metrics: bool | None  # Prometheus metrics from every process (docs/observability.md)
+    metrics_port: int | None  # a standalone /metrics server in the app process
+    metrics_host: str | None
+    enable_otlp: bool | None  # DBOS's key: OpenTelemetry spans (the `otel` extra)
+    otlp_traces_endpoints: list[str] | None
 
 
 _DBOS_KEYS_IGNORED = {
@@ -48,8 +53,8 @@ _DBOS_KEYS_IGNORED = {
     "sys_db_idle_transaction_timeout_sec", "use_listen_notify", "run_migrations",
     "notification_listener_polling_interval_sec", "notification_coalesce_sec",
     "observability_query_timeout_sec", "scheduler_polling_interval_sec",
-    "kafka_queue_polling_interval_sec", "console_log_level", "otlp_log_level", "enable_otlp",
-    "otlp_traces_endpoints", "otlp_logs_endpoints", "otlp_attributes", "otel_attribute_format",
+    "kafka_queue_polling_interval_sec", "console_log_level", "otlp_log_level",
+    "otlp_logs_endpoints", "otlp_attributes", "otel_attribute_format",
     "conductor_key", "conductor_url", "conductor_executor_metadata",
     "conductor_metadata_only_mode", "transact_enterprise_key", "auto_upgrade",
     "auto_upgrade_interval_sec", "auto_upgrade_grace_sec", "sharding", "enable_patching",
@@ -58,6 +63,17 @@ _DBOS_KEYS_IGNORED = {
 _KNOWN = set(DBOSConfig.__annotations__)
 _NAME_RE = re.compile(r"^[a-z0-9_-]{3,256}$")
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+
+
+@dataclass(frozen=True)
+class Observability:
+    """Metrics and tracing switches (see dbos_workers/metrics and tracing.py)."""
+
+    enable_metrics: bool = False
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    enable_otlp: bool = False
+    otlp_traces_endpoints: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +101,7 @@ class Settings:
     database_wait_sec: float = 60.0
     probe_port: int | None = None
     probe_host: str = "127.0.0.1"
+    observability: Observability = Observability()
 
     @property
     def channel(self) -> str:
@@ -241,7 +258,27 @@ def build_settings(config: Any) -> Settings:
         database_wait_sec=_float(cfg, "database_wait_sec", 60.0, 0.0),
         probe_port=None if cfg.get("probe_port") is None else _int(cfg, "probe_port", 0, 1),
         probe_host=_str(cfg, "probe_host") or "127.0.0.1",
+        observability=_observability(cfg),
     )
+
+
+def _flag(cfg: DBOSConfig, key: str) -> bool:
+    value = cfg.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise DBOSConfigError(f"config key {key!r} must be true or false, got {value!r}")
+    return bool(value)
+
+
+def _observability(cfg: DBOSConfig) -> Observability:
+    port = cfg.get("metrics_port")
+    if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535):
+        raise DBOSConfigError(f"config key 'metrics_port' must be a port number (0-65535), got {port!r}")
+    endpoints = cfg.get("otlp_traces_endpoints") or []
+    if not isinstance(endpoints, list) or not all(isinstance(e, str) for e in endpoints):
+        raise DBOSConfigError(f"config key 'otlp_traces_endpoints' must be a list of URLs, got {endpoints!r}")
+    return Observability(enable_metrics=_flag(cfg, "enable_metrics"), metrics_port=port,
+                         metrics_host=_str(cfg, "metrics_host") or "127.0.0.1",
+                         enable_otlp=_flag(cfg, "enable_otlp"), otlp_traces_endpoints=tuple(endpoints))
 
 
 def _app_url(cfg: DBOSConfig) -> str | None:

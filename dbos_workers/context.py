@@ -72,6 +72,7 @@ class WorkflowContext:
     authenticated_user: str | None = None
     authenticated_roles: list[str] | None = None
     assumed_role: str | None = None
+    trace_parent: str | None = None  # the enqueue span's traceparent (tracing.py)
 
     def next_function_id(self) -> int:
         with self.lock:

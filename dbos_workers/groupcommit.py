@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 import structlog
 
+from . import metrics
 from .db.records import Checkpoint, Completion, Inserted, NewWorkflow, Ownership
 from .osname import name_thread
 
@@ -136,10 +137,12 @@ class GroupCommit(Generic[I, R]):
     def _flush(self, batch: list[_Slot[I, R]]) -> None:
         failure: BaseException | None = None
         results: Sequence[R] = ()
+        started = time.perf_counter()
         try:
             results = self._flush_fn([s.item for s in batch])
         except BaseException as exc:  # every caller of this batch sees the failure
             failure = exc
+        metrics.group_commit(self.name, len(batch), started)
         for i, s in enumerate(batch):
             s.failure = failure
             if failure is None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from . import queue_registry
+from . import metrics, queue_registry, tracing
 from .appversion import compute_app_version
 from .config import Settings
 from .connections import check_budget
@@ -28,6 +28,7 @@ from .embedded import embedded_url
 from .errors import DBOSNotLaunchedError, DBOSWorkersError
 from .late import LateRegistrations
 from .logging import configure
+from .metrics.run import MetricsRun
 from .queue import internal_queue
 from .registry import INTERNAL_QUEUE, Registry
 from .runtime import LeaseHeartbeat, Runtime, set_process_runtime
@@ -48,6 +49,7 @@ class Lifecycle:
         self._supervisor: Any = None
         self._lease: LeaseHeartbeat | None = None
         self._late: LateRegistrations | None = None
+        self._metrics: MetricsRun | None = None
         self._lock = threading.Lock()
         self.conninfo: str | None = None
         self.drain_timeout_sec = settings.drain_timeout_sec
@@ -86,6 +88,8 @@ class Lifecycle:
             url = self.database_url()
             migrate.ensure_database(url)
             migrate.migrate(url, s.schema)
+            self._metrics = MetricsRun.begin(s)  # before the fork: workers inherit it
+            tracing.configure(s)
             if s.worker_processes > 0:
                 self._supervisor = self._spawn_workers(url)
             rt = Runtime(settings=s, registry=self.registry, conninfo=url,
@@ -93,6 +97,8 @@ class Lifecycle:
                          pool_size=s.pool_size, threads=s.max_executor_threads)
             rt.start()
             check_budget(rt)
+            if self._metrics is not None:
+                self._metrics.attach_runtime(rt)
             self._lease = LeaseHeartbeat(rt)
             self._lease.start()
             self._register_queues(rt)
@@ -168,6 +174,9 @@ class Lifecycle:
             rt.stop()
             _close_datasources()
             rt.log.info("dbos_destroyed")
+        metrics_run, self._metrics = self._metrics, None
+        if metrics_run is not None:
+            metrics_run.end()
 
     @staticmethod
     def _hand_back(rt: Runtime) -> None:
@@ -179,6 +188,7 @@ class Lifecycle:
         try:
             rt.db.workflows.requeue(left, refund=True, default_queue=INTERNAL_QUEUE)
             rt.log.info("workflows_handed_back", workflows=len(left))
+            metrics.handed_back("drain", len(left))
         except DBOSWorkersError as exc:  # left PENDING: recovered as a stopped holder's work
             rt.log.warning("workflows_hand_back_failed", workflows=len(left), error=str(exc)[:200])
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from . import auth
+from . import auth, metrics
 from .context import StartOptions
 from .db.records import Inserted, NewWorkflow
 from .errors import (
@@ -77,6 +77,7 @@ def insert(rt: Runtime, new: NewWorkflow, opts: StartOptions, notify: bool) -> t
                 raise DBOSConflictingWorkflowError(
                     new.workflow_id, "a unique constraint was violated") from None
         row = rt.writers.enqueues.submit((new, notify))
+        metrics.enqueued(new.queue_name, new.name, row)
         if row is not None or new.deduplication_id is None:
             return row, new.workflow_id
         if rt.db.workflows.outcome(new.workflow_id) is not None:

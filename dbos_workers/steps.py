@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from . import metrics, tracing
 from .auth import assuming, check_roles
 from .classes import meta_of
 from .context import (
@@ -137,7 +138,8 @@ def run_step(rt: Runtime, opts: StepOptions, func: Callable[..., Any],
     done, value = replay(rt, ctx, fid, opts.name)
     if done:
         return value
-    started = rt.clock.now_ms()
+    started, t0 = rt.clock.now_ms(), time.perf_counter()
+    span = tracing.start_step(opts.name, fid)
     try:
         role = check_roles(meta_of(func), opts.name)
         if role is None:  # the common case: no roles required, no context manager
@@ -145,12 +147,17 @@ def run_step(rt: Runtime, opts: StepOptions, func: Callable[..., Any],
         else:
             with assuming(role):
                 result = _attempts(rt, ctx, fid, opts, func, args, kwargs)
-    except (DBOSWorkflowCancelledError, WorkflowOwnershipLostError, WorkerDrainingError):
+    except (DBOSWorkflowCancelledError, WorkflowOwnershipLostError, WorkerDrainingError) as exc:
+        tracing.end(span, exc)
         raise
     except Exception as exc:
+        metrics.step_ran(opts.name, t0)
+        tracing.end(span, exc)
         record_operation(rt, ctx, fid, opts.name, output=None,
                          error=rt.serializer.serialize_error(exc), started_at_ms=started, defer=True)
         raise
+    metrics.step_ran(opts.name, t0)
+    tracing.end(span)
     record_operation(rt, ctx, fid, opts.name, output=rt.serializer.serialize(result), error=None,
                      started_at_ms=started, defer=True)
     return result
@@ -178,6 +185,7 @@ def _attempts(rt: Runtime, ctx: WorkflowContext, fid: int, opts: StepOptions,
             errors.append(exc)
             rt.log.warning("step_attempt_failed", workflow_id=ctx.workflow_id, step=opts.name,
                            attempt=attempt + 1, of=opts.max_attempts, error=repr(exc)[:200])
+            metrics.step_retried(opts.name)
         finally:
             exit_step(token)
         if attempt < opts.max_attempts - 1:

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from . import auth, starting
+from . import auth, metrics, starting, tracing
 from .classes import meta_of, target_names
 from .context import (
     StartOptions,
@@ -156,7 +156,11 @@ def start(rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[s
 def _insert(rt: Runtime, new: NewWorkflow, opts: StartOptions,
             info: WorkflowInfo) -> tuple[Inserted | None, str]:
     notify = new.status == "ENQUEUED" and rt.coalescer.claim_inline(str(new.queue_name))
-    row, workflow_id = starting.insert(rt, new, opts, notify)
+    new, span = tracing.start_enqueue(new)
+    try:
+        row, workflow_id = starting.insert(rt, new, opts, notify)
+    finally:
+        tracing.end_unwinding(span)
     if row is None and workflow_id == new.workflow_id:  # a concurrent insert committed after our snapshot
         found = rt.db.workflows.outcome(workflow_id)
         row = None if found is None else Inserted(False, found.status, info.name, found.output,
@@ -195,6 +199,8 @@ def run(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo, args: tuple[Any, 
     and on_durable runs (in the flusher thread) once it is written, after the workflow left
     the in-flight ledger."""
     rt.inflight.attach(ctx)
+    started = metrics.workflow_started(ctx.queue_name, info.name)
+    span = tracing.start_workflow(ctx, info.name)
     token = enter_workflow(ctx)
     options_token = _options.set(StartOptions())
     identity_token = auth.enter(auth.Identity(ctx.authenticated_user, ctx.authenticated_roles,
@@ -221,6 +227,8 @@ def run(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo, args: tuple[Any, 
         auth.leave(identity_token)
         _options.reset(options_token)
         exit_workflow(token)
+        metrics.workflow_ran(info.name, started)
+        tracing.end_unwinding(span)
         if not handed_over:
             rt.inflight.release(ctx.workflow_id)
 
@@ -231,13 +239,17 @@ def complete(rt: Runtime, ctx: WorkflowContext, status: str, output: str | None,
     with the last step's deferred checkpoint. True when handed over without waiting: the
     group commit then releases the workflow from the ledger and calls on_durable."""
     step, ctx.pending = ctx.pending, None
+    tracing.outcome(status)
     outcome = Completion(ctx.workflow_id, ctx.owner_token, status, output, error, step)
     if on_durable is None:
         rt.writers.outcomes.submit(outcome)
+        metrics.workflow_finished(ctx.queue_name, ctx.name, status)
         return False
 
     def durable(failure: BaseException | None) -> None:
         rt.inflight.release(ctx.workflow_id)
+        if failure is None:
+            metrics.workflow_finished(ctx.queue_name, ctx.name, status)
         on_durable(failure)
 
     rt.writers.outcomes.submit_nowait(outcome, durable)
@@ -307,4 +319,5 @@ def resume_context(rt: Runtime, claimed: ClaimedWorkflow) -> WorkflowContext:
                            name=claimed.name, recorded=recorded, deadline_ms=claimed.deadline_ms,
                            queue_name=claimed.queue_name,
                            authenticated_user=identity.authenticated_user,
-                           authenticated_roles=identity.authenticated_roles)
+                           authenticated_roles=identity.authenticated_roles,
+                           trace_parent=claimed.trace_context)

@@ -92,9 +92,11 @@ class DbosWorkers(harness.Adapter):
     def __init__(self, url: str, args: Any) -> None:
         super().__init__(url, args)
         self.threads = int(args.options["threads"]) if "threads" in args.options else None
+        # --option dbos-workers:metrics=1: the same run with enable_metrics (Prometheus, every process)
+        self.metrics = str(args.options.get("metrics", "0")).lower() in ("1", "true", "on", "yes")
         self.settings = {"worker_processes": args.procs,
                          "worker_threads": self.threads or "library default (64)",
-                         "other": "library defaults"}
+                         "enable_metrics": self.metrics, "other": "library defaults"}
 
     def _launch(self, procs: int) -> None:
         config: dict[str, Any] = {"name": "bench", "system_database_url": self.url,
@@ -102,6 +104,8 @@ class DbosWorkers(harness.Adapter):
                                   "executor_id": f"bench-{os.getpid()}"}
         if self.threads:
             config["worker_threads"] = self.threads
+        if self.metrics:
+            config["enable_metrics"] = True
         DBOS(config=config)  # type: ignore[arg-type]
         DBOS.launch()
 

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 import psycopg
 import structlog
 
+from .. import metrics
 from ..services import ThreadService
 from .queries import load_queries
 from .repository import Backoff, compose, connect_direct, mask_url
@@ -200,6 +201,7 @@ class Listener(ThreadService):
                 backoff = Backoff(first=0.05, cap=2.0, total=float("inf"))
                 if not first:
                     self.reconnects += 1
+                    metrics.db_reconnect("listener")
                     log.info("listener_reconnected", channel=self.channel)
                     self.waiters.wake_all()
                 first = False

@@ -44,6 +44,7 @@ class NewWorkflow:
     queue_partition_key: str | None = None
     is_debounced: bool = False  # a Debouncer's DELAYED row (see migration 11)
     debounce_deadline_ms: int | None = None
+    trace_context: str | None = None  # W3C traceparent of the enqueue span (tracing.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,9 @@ class ClaimedWorkflow:
     authenticated_user: str | None = None
     authenticated_roles: str | None = None  # JSON text
     assumed_role: str | None = None
+    created_at: int | None = None  # enqueued at (epoch ms): metrics' enqueue->start latency
+    started_at: int | None = None  # claimed at (the claim's now_ms)
+    trace_context: str | None = None  # the enqueue span's traceparent (tracing.py)
 
     @classmethod
     def of(cls, row: dict[str, Any], token: str) -> ClaimedWorkflow:
@@ -92,7 +96,8 @@ class ClaimedWorkflow:
                    row["inputs"], row["queue_name"], row["recovery_attempts"],
                    row["max_recovery_attempts"], row["workflow_deadline_epoch_ms"], row["has_steps"],
                    row["queue_partition_key"], row.get("authenticated_user"),
-                   row.get("authenticated_roles"), row.get("assumed_role"))
+                   row.get("authenticated_roles"), row.get("assumed_role"), row.get("created_at"),
+                   row.get("started_at_epoch_ms"), row.get("trace_context"))
 
 
 @dataclass(frozen=True, slots=True)

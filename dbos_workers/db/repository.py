@@ -20,6 +20,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from .. import metrics
 from ..errors import (
     DatabaseUnavailableError,
     DBOSNotLaunchedError,
@@ -162,6 +163,7 @@ class Repository:
                 raise DBOSNotLaunchedError("DBOS was destroyed: this handle's connection pool is "
                                            "closed; launch DBOS again and retrieve the workflow") from None
             except _RETRYABLE as exc:
+                metrics.db_error(exc)
                 if isinstance(exc, psycopg.OperationalError) and not isinstance(
                         exc, pg_errors.DeadlockDetected | pg_errors.SerializationFailure):
                     self._discard_broken()
@@ -169,11 +171,13 @@ class Repository:
                     raise translate(exc) from None
                 log.warning("database_retry", error=mask_url(str(exc))[:200])
             except psycopg.Error as exc:
+                metrics.db_error(exc)
                 raise translate(exc) from None
 
     def _discard_broken(self) -> None:
         """After a connection error the other idle connections are likely dead too (server
         restart, network cut): check them all now instead of failing on each in turn."""
+        metrics.db_reconnect("pool")
         with contextlib.suppress(Exception):
             self._pool.check()
 

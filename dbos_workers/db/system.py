@@ -9,6 +9,7 @@ from .executors import ExecutorStore
 from .leader import LeaderStore
 from .maintenance import MaintenanceStore
 from .messages import MessageStore
+from .observe import ObserveStore
 from .queues import QueueStore
 from .repository import Repository
 from .schedules import ScheduleStore
@@ -32,6 +33,7 @@ class SystemDatabase:
         self.maintenance = MaintenanceStore(*args)
         self.leader = LeaderStore(*args)
         self.admin = AdminStore(*args)
+        self.observe = ObserveStore(*args)
 
     def open(self) -> None:
         self.repo.open()

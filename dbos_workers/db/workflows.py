@@ -34,7 +34,8 @@ _ENQUEUE = {"workflow_ids": "workflow_id", "statuses": "status", "names": "name"
             "parent_workflow_ids": "parent_workflow_id", "queue_partition_keys": "queue_partition_key",
             "is_debounced": "is_debounced", "debounce_deadlines_ms": "debounce_deadline_ms",
             "authenticated_users": "authenticated_user", "authenticated_roles": "authenticated_roles",
-            "assumed_roles": "assumed_role", "attributes": "attributes"}
+            "assumed_roles": "assumed_role", "attributes": "attributes",
+            "trace_contexts": "trace_context"}
 _COMPLETION = {"workflow_ids": "workflow_id", "owner_tokens": "owner_token", "statuses": "status",
                "outputs": "output", "errors": "error"}
 

@@ -9,6 +9,7 @@ import sys
 
 import structlog
 
+from .. import metrics
 from ..registry import INTERNAL_QUEUE
 from ..runtime import Runtime
 
@@ -35,6 +36,7 @@ class Maintenance:
         if dead:
             db.workflows.requeue(dead, refund=False, default_queue=INTERNAL_QUEUE)
             log.warning("dead_holder_work_recovered", workflows=len(dead))
+            metrics.recovered("lease", len(dead))
         if rt.clock.monotonic() - self._last_prune >= PRUNE_EVERY_SEC:
             self._last_prune = rt.clock.monotonic()
             self.prune(rt.clock.now_ms())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import structlog
 
+from .. import metrics
 from ..runtime import Runtime
 from .cron import Cron
 from .elector import Elector
@@ -33,6 +34,7 @@ class LeaderRole:
         return self.elector.stop(timeout)
 
     def _on_leadership(self, leading: bool, term: int) -> None:
+        metrics.leadership(leading, term)
         if leading:
             self.cron.reset()
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from .. import queue_limits
+from .. import metrics, queue_limits
 from ..classes import class_fqn, meta_of
 from ..db.records import ClaimedWorkflow, QueueSettings
 from ..registry import INTERNAL_QUEUE, Registry
@@ -172,6 +172,7 @@ class Claimer:
     def _enter(self, rows: list[ClaimedWorkflow]) -> list[ClaimedWorkflow]:
         for row in rows:
             self.rt.inflight.claimed(row.workflow_id, row.queue_name, row.partition_key)
+            metrics.workflow_claimed(row.queue_name, row.created_at, row.started_at)
             self.rt.log.debug("workflow_claimed", workflow_id=row.workflow_id, queue=row.queue_name)
         return rows
 

@@ -20,6 +20,7 @@ import threading
 import time
 from typing import Any
 
+from .. import metrics
 from ..classes import bound_args
 from ..context import WorkflowContext
 from ..db.listener import wake_key
@@ -64,6 +65,7 @@ def _prepare(rt: Runtime, claimed: ClaimedWorkflow) -> tuple[WorkflowInfo, tuple
     limit = claimed.max_recovery_attempts
     if limit is not None and claimed.recovery_attempts > limit + 1:
         rt.db.workflows.dead_letter(claimed.workflow_id, claimed.owner_token)
+        metrics.dead_lettered()
         rt.log.warning("workflow_dead_lettered", workflow_id=claimed.workflow_id,
                        attempts=claimed.recovery_attempts)
         return None
@@ -157,6 +159,7 @@ class Executor(ThreadService):
             self.parked_due.clear()
             self._parked_at = self._queues_at = time.monotonic()
             rows += self.claimer.claim_parked()
+        metrics.claimed(len(rows), len(self.rt.inflight))
         for row in rows:
             self.rt.executor_threads.submit(self._execute, row)
         return len(rows)
@@ -187,6 +190,7 @@ class Executor(ThreadService):
     def _freed(self) -> None:
         """Wake the claim loop only once `want` slots are free: each wake-up of a thread takes
         the GIL from the workflows that are running (see _gather)."""
+        metrics.in_flight(len(self.rt.inflight))
         if self.claimer.free() >= self.want:
             self.wake.set()
 
@@ -258,6 +262,7 @@ class Executor(ThreadService):
         if orphans:
             rt.db.workflows.requeue(orphans, refund=True, default_queue=INTERNAL_QUEUE)
             rt.log.warning("orphans_requeued", workflows=len(orphans))
+            metrics.handed_back("orphan", len(orphans))
 
     def hand_back(self) -> int:
         """What is still in flight goes back to its queue without burning an attempt."""
@@ -265,4 +270,5 @@ class Executor(ThreadService):
         if left:
             self.rt.db.workflows.requeue(left, refund=True, default_queue=INTERNAL_QUEUE)
             self.rt.log.info("workflows_handed_back", workflows=len(left))
+            metrics.handed_back("drain", len(left))
         return len(left)

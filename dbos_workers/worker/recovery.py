@@ -8,6 +8,7 @@ database's clock. Work on other hosts whose lease expired is the leader's (maint
 
 from __future__ import annotations
 
+from .. import metrics
 from ..db.records import Hold
 from ..proc import pid_alive
 from ..registry import INTERNAL_QUEUE
@@ -42,6 +43,7 @@ def recover_slot(rt: Runtime) -> int:
         rt.db.workflows.requeue([h.workflow_id for h in holds], refund=False,
                                 default_queue=INTERNAL_QUEUE)
         rt.log.info("slot_recovered", workflows=len(holds))
+        metrics.recovered("slot", len(holds))
     return len(holds)
 
 
@@ -54,6 +56,7 @@ def recover_own(rt: Runtime) -> list[str]:
                                             owner_instance=rt.instance_id)
         if claimed is None:
             continue
+        metrics.recovered("own", 1)
         rt.log.info("workflow_recovered", workflow_id=claimed.workflow_id,
                     attempts=claimed.recovery_attempts)
         rt.inflight.claimed(claimed.workflow_id, claimed.queue_name)

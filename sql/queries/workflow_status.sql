@@ -12,7 +12,7 @@ WITH ins AS (
         workflow_timeout_ms, workflow_deadline_epoch_ms, delay_until_epoch_ms,
         parent_workflow_id, created_at, updated_at, started_at_epoch_ms, queue_partition_key,
         is_debounced, debounce_deadline_epoch_ms, authenticated_user, authenticated_roles,
-        assumed_role, attributes)
+        assumed_role, attributes, trace_context)
     VALUES (
         %(workflow_id)s, %(status)s, %(name)s, %(class_name)s, %(config_name)s, %(inputs)s,
         %(serialization)s, %(queue_name)s, %(priority)s, %(deduplication_id)s, %(executor_id)s,
@@ -20,7 +20,8 @@ WITH ins AS (
         %(recovery_attempts)s, %(max_recovery_attempts)s, %(timeout_ms)s, %(deadline_ms)s,
         %(delay_until_ms)s, %(parent_workflow_id)s, %(now_ms)s, %(now_ms)s, %(started_at_ms)s,
         %(queue_partition_key)s, %(is_debounced)s, %(debounce_deadline_ms)s,
-        %(authenticated_user)s, %(authenticated_roles)s, %(assumed_role)s, %(attributes)s::JSONB)
+        %(authenticated_user)s, %(authenticated_roles)s, %(assumed_role)s, %(attributes)s::JSONB,
+        %(trace_context)s)
     ON CONFLICT (workflow_uuid) DO NOTHING
     RETURNING workflow_uuid, status, name, queue_name, class_name, config_name
 ), wake AS (
@@ -53,24 +54,26 @@ WITH input AS (
                          %(queue_partition_keys)s::TEXT[], %(is_debounced)s::BOOLEAN[],
                          %(debounce_deadlines_ms)s::BIGINT[], %(authenticated_users)s::TEXT[],
                          %(authenticated_roles)s::TEXT[], %(assumed_roles)s::TEXT[],
-                         %(attributes)s::TEXT[], %(notifies)s::BOOLEAN[]) WITH ORDINALITY
+                         %(attributes)s::TEXT[], %(notifies)s::BOOLEAN[],
+                         %(trace_contexts)s::TEXT[]) WITH ORDINALITY
         AS t(workflow_uuid, status, name, class_name, config_name, inputs, serialization,
              queue_name, priority, deduplication_id, application_version, application_name,
              max_recovery_attempts, workflow_timeout_ms, delay_until_epoch_ms,
              parent_workflow_id, queue_partition_key, is_debounced, debounce_deadline_epoch_ms,
-             authenticated_user, authenticated_roles, assumed_role, attributes, notify, ord)
+             authenticated_user, authenticated_roles, assumed_role, attributes, notify, trace_context,
+             ord)
 ), ins AS (
     INSERT INTO workflow_status (
         workflow_uuid, status, name, class_name, config_name, inputs, serialization, queue_name,
         priority, deduplication_id, application_version, application_name, recovery_attempts,
         max_recovery_attempts, workflow_timeout_ms, delay_until_epoch_ms, parent_workflow_id,
         queue_partition_key, is_debounced, debounce_deadline_epoch_ms, authenticated_user,
-        authenticated_roles, assumed_role, attributes, created_at, updated_at)
+        authenticated_roles, assumed_role, attributes, created_at, updated_at, trace_context)
     SELECT workflow_uuid, status, name, class_name, config_name, inputs, serialization,
            queue_name, priority, deduplication_id, application_version, application_name, 0,
            max_recovery_attempts, workflow_timeout_ms, delay_until_epoch_ms, parent_workflow_id,
            queue_partition_key, is_debounced, debounce_deadline_epoch_ms, authenticated_user,
-           authenticated_roles, assumed_role, attributes::JSONB, %(now_ms)s, %(now_ms)s
+           authenticated_roles, assumed_role, attributes::JSONB, %(now_ms)s, %(now_ms)s, trace_context
     FROM input
     ON CONFLICT DO NOTHING
     RETURNING workflow_uuid, status, queue_name
@@ -211,12 +214,13 @@ WITH heads AS MATERIALIZED (
     RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.inputs, ws.queue_name,
               ws.recovery_attempts, ws.max_recovery_attempts, ws.workflow_deadline_epoch_ms,
               EXISTS (SELECT 1 FROM operation_outputs oo WHERE oo.workflow_uuid = ws.workflow_uuid) AS has_steps,
-              ws.queue_partition_key, ws.authenticated_user, ws.authenticated_roles, ws.assumed_role
+              ws.queue_partition_key, ws.authenticated_user, ws.authenticated_roles, ws.assumed_role,
+          ws.created_at, ws.started_at_epoch_ms, ws.trace_context
 )
 SELECT claimed.*, FALSE AS parked FROM claimed
 UNION ALL
 SELECT p.workflow_uuid, p.name, NULL, NULL, NULL, p.queue_name, 0, NULL, NULL, FALSE,
-       NULL, NULL, NULL, NULL, TRUE
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, TRUE
 FROM parked p WHERE (SELECT count(*) FROM announced) >= 0;
 
 -- name: workflow_claim_parked
@@ -248,7 +252,8 @@ WHERE ws.workflow_uuid = ANY(ARRAY(
 RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.inputs, ws.queue_name,
           ws.recovery_attempts, ws.max_recovery_attempts, ws.workflow_deadline_epoch_ms,
           EXISTS (SELECT 1 FROM operation_outputs oo WHERE oo.workflow_uuid = ws.workflow_uuid) AS has_steps,
-              ws.queue_partition_key, ws.authenticated_user, ws.authenticated_roles, ws.assumed_role;
+              ws.queue_partition_key, ws.authenticated_user, ws.authenticated_roles, ws.assumed_role,
+          ws.created_at, ws.started_at_epoch_ms, ws.trace_context;
 
 -- name: workflow_claim_limited
 -- Claim from one queue with a global concurrency and/or rate limit. Run inside a transaction
@@ -280,7 +285,8 @@ WHERE ws.workflow_uuid = ANY(ARRAY(
 RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.inputs, ws.queue_name,
           ws.recovery_attempts, ws.max_recovery_attempts, ws.workflow_deadline_epoch_ms,
           EXISTS (SELECT 1 FROM operation_outputs oo WHERE oo.workflow_uuid = ws.workflow_uuid) AS has_steps,
-              ws.queue_partition_key, ws.authenticated_user, ws.authenticated_roles, ws.assumed_role;
+              ws.queue_partition_key, ws.authenticated_user, ws.authenticated_roles, ws.assumed_role,
+          ws.created_at, ws.started_at_epoch_ms, ws.trace_context;
 
 -- name: workflow_claim_partitioned
 -- Claim from a partitioned queue: partition_* limits apply per queue_partition_key, the
@@ -344,7 +350,8 @@ WHERE ws.workflow_uuid = ANY(ARRAY(
 RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.inputs, ws.queue_name,
           ws.recovery_attempts, ws.max_recovery_attempts, ws.workflow_deadline_epoch_ms,
           EXISTS (SELECT 1 FROM operation_outputs oo WHERE oo.workflow_uuid = ws.workflow_uuid) AS has_steps,
-          ws.queue_partition_key, ws.authenticated_user, ws.authenticated_roles, ws.assumed_role;
+          ws.queue_partition_key, ws.authenticated_user, ws.authenticated_roles, ws.assumed_role,
+          ws.created_at, ws.started_at_epoch_ms, ws.trace_context;
 
 -- name: queue_claim_lock
 SELECT pg_advisory_xact_lock(%(key)s);
@@ -359,7 +366,8 @@ WHERE workflow_uuid = %(workflow_id)s AND status = 'PENDING'
   AND owner_token IS NOT DISTINCT FROM %(previous_token)s
 RETURNING workflow_uuid, name, class_name, config_name, inputs, queue_name,
           recovery_attempts, max_recovery_attempts, workflow_deadline_epoch_ms, TRUE AS has_steps,
-          queue_partition_key, authenticated_user, authenticated_roles, assumed_role;
+          queue_partition_key, authenticated_user, authenticated_roles, assumed_role,
+          created_at, started_at_epoch_ms, trace_context;
 
 -- name: workflow_pending_of_executor
 -- PENDING rows held by an executor id, with the instance that holds each and how long (on the

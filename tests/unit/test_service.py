@@ -47,7 +47,7 @@ def test_the_parser_accepts_good_values_and_keeps_its_subparsers() -> None:
                               "--db-wait", "5", "--probe-port", "8081"])
     assert (args.workers, args.drain_timeout, args.db_wait, args.probe_port) == (3, 0.0, 5.0, 8081)
     subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    assert len(subs) == 1 and set(subs[0].choices) == {"start", "migrate", "health", "workflow", "queue",
+    assert len(subs) == 1 and set(subs[0].choices) == {"start", "migrate", "health", "workflow", "queue", "dashboard",
                                                           "reset"}
 
 

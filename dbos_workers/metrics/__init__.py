@@ -1,0 +1,138 @@
+"""Prometheus metrics: the hooks the library calls (one line at each site) and the switch.
+
+Off (the default, config `enable_metrics`), every hook is a call that reads one module global
+and returns: no prometheus_client import, no lock, no clock. On, `run.begin` (in launch, before
+the fork) builds the instruments once; worker processes inherit them and write their own
+files in the run's multiprocess directory; `run.MetricsRun` serves the aggregate.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .instruments import Instruments
+
+_m: Instruments | None = None
+
+
+def active() -> Instruments | None:
+    return _m
+
+
+def install(instruments: Instruments | None) -> None:
+    global _m
+    _m = instruments
+
+
+def enqueued(queue: str | None, name: str, inserted: Any) -> None:
+    """An enqueue statement returned; counted when it inserted the row (not a duplicate)."""
+    m = _m
+    if m is not None and inserted is not None and getattr(inserted, "inserted", False):
+        m.enqueued.labels(queue or "", name).inc()
+
+
+def enqueued_many(queue: str, name: str, n: int) -> None:
+    m = _m
+    if m is not None and n:
+        m.enqueued.labels(queue, name).inc(n)
+
+
+def workflow_started(queue: str | None, name: str) -> float:
+    """An execution starts; returns the start time for workflow_ran (0.0 when off)."""
+    m = _m
+    if m is None:
+        return 0.0
+    m.started.labels(queue or "", name).inc()
+    return time.perf_counter()
+
+
+def workflow_ran(name: str, started: float) -> None:
+    m = _m
+    if m is not None and started:
+        m.workflow_duration.labels(name).observe(time.perf_counter() - started)
+
+
+def workflow_finished(queue: str | None, name: str, outcome: str) -> None:
+    """The outcome is durable."""
+    m = _m
+    if m is not None:
+        m.finished.labels(queue or "", name, outcome).inc()
+
+
+def workflow_claimed(queue: str | None, created_at_ms: int | None, now_ms: int | None) -> None:
+    m = _m
+    if m is not None and created_at_ms is not None and now_ms is not None:
+        m.enqueue_latency.labels(queue or "").observe(max(0, now_ms - created_at_ms) / 1000.0)
+
+
+def claimed(rows: int, held: int) -> None:
+    m = _m
+    if m is not None and rows:
+        m.claims.inc()
+        m.claim_batch.observe(rows)
+        m.in_flight.set(held)
+
+
+def in_flight(held: int) -> None:
+    m = _m
+    if m is not None:
+        m.in_flight.set(held)
+
+
+def step_ran(name: str, started: float) -> None:
+    m = _m
+    if m is not None:
+        m.step_duration.labels(name).observe(time.perf_counter() - started)
+
+
+def step_retried(name: str) -> None:
+    m = _m
+    if m is not None:
+        m.retries.labels(name).inc()
+
+
+def group_commit(kind: str, batch: int, started: float) -> None:
+    m = _m
+    if m is not None:
+        m.gc_batch.labels(kind).observe(batch)
+        m.gc_flush.labels(kind).observe(time.perf_counter() - started)
+
+
+def recovered(kind: str, n: int) -> None:
+    m = _m
+    if m is not None and n:
+        m.recoveries.labels(kind).inc(n)
+
+
+def handed_back(reason: str, n: int) -> None:
+    m = _m
+    if m is not None and n:
+        m.hand_backs.labels(reason).inc(n)
+
+
+def dead_lettered() -> None:
+    m = _m
+    if m is not None:
+        m.dead_lettered.inc()
+
+
+def leadership(leading: bool, term: int) -> None:
+    m = _m
+    if m is not None:
+        m.is_leader.set(1 if leading else 0)
+        if leading:
+            m.leader_term.set(term)
+
+
+def db_error(exc: BaseException) -> None:
+    m = _m
+    if m is not None:
+        m.db_errors.labels(type(exc).__name__).inc()
+
+
+def db_reconnect(kind: str) -> None:
+    m = _m
+    if m is not None:
+        m.db_reconnects.labels(kind).inc()
