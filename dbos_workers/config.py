@@ -30,6 +30,7 @@ class DBOSConfig(TypedDict, total=False):
     # ours
     worker_processes: int | None
     worker_threads: int | None
+    worker_async_concurrency: int | None  # async workflows per worker process (on its loop)
     worker_cpu_affinity: bool | str | None
     embedded_data_dir: str | None
     executor_lease_sec: float | None
@@ -77,6 +78,7 @@ class Settings:
     workflow_retention_sec: float | None
     drain_timeout_sec: float
     application_database_url: str | None = None  # None: the default (see datasource/resolve.py)
+    worker_async_concurrency: int = 10_000
 
     @property
     def channel(self) -> str:
@@ -228,6 +230,7 @@ def build_settings(config: Any) -> Settings:
                                 else _float(cfg, "workflow_retention_sec", 0.0, 60.0)),
         drain_timeout_sec=_float(cfg, "drain_timeout_sec", 30.0, 0.0),
         application_database_url=_app_url(cfg),
+        worker_async_concurrency=_int(cfg, "worker_async_concurrency", 10_000, 0),
     )
 
 

@@ -175,6 +175,14 @@ class Queue:
 
         return enqueue(current_runtime(), self.name, info_of(func), call_args(func, args), kwargs)
 
+    async def enqueue_async(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """enqueue, awaited (returns a WorkflowHandleAsync)."""
+        from .aio.starting import enqueue
+        from .decorators import call_args
+        from .runtime import current_runtime
+
+        return await enqueue(current_runtime(), self.name, info_of(func), call_args(func, args), kwargs)
+
     def enqueue_many(self, func: Callable[..., Any], items: Iterable[Any]) -> list[WorkflowHandle[Any]]:
         """Enqueue many runs of func in one transaction (all or none): each item is an argument
         tuple or an EnqueueItem with its own options. Much faster than enqueue in a loop."""

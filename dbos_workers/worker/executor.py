@@ -20,6 +20,7 @@ import threading
 import time
 from typing import Any
 
+from ..aio.lane import AsyncLane
 from ..classes import bound_args
 from ..context import WorkflowContext
 from ..db.listener import wake_key
@@ -98,6 +99,7 @@ class Executor(ThreadService):
         self.rt, self.capacity = rt, capacity
         self.budget = CpuBudget()
         self.claimer = Claimer(rt, capacity, self.budget, plan)
+        self.lane = AsyncLane(rt, self.claimer, rt.settings.worker_async_concurrency, self._freed)
         self.wake = threading.Event()
         self.parked_due = threading.Event()  # look for parked rows of our names
         self.parked_due.set()  # at start: rows parked before this process knew their names
@@ -119,7 +121,7 @@ class Executor(ThreadService):
         wake the claim loop."""
         if queue is not None and not self.claimer.serves(queue):
             return
-        if queue is not None and self.claimer.free() > 0 and self.claim_lock.acquire(blocking=False):
+        if queue is not None and self._free() > 0 and self.claim_lock.acquire(blocking=False):
             try:
                 self._claim()
                 return
@@ -152,13 +154,14 @@ class Executor(ThreadService):
             self.queues_due.clear()
             self._queues_at = time.monotonic()
             self.claimer.reload_queues()
-        rows = self.claimer.claim()
+        rows = self.claimer.claim() + self.lane.claim()
         if self.parked_due.is_set() or time.monotonic() - self._parked_at > PARKED_POLL_SEC:
             self.parked_due.clear()
             self._parked_at = self._queues_at = time.monotonic()
             rows += self.claimer.claim_parked()
         for row in rows:
-            self.rt.executor_threads.submit(self._execute, row)
+            if not self.lane.dispatch(row):  # async workflows run on the loop thread
+                self.rt.executor_threads.submit(self._execute, row)
         return len(rows)
 
     # 2. Run --------------------------------------------------------------------------------
@@ -187,8 +190,12 @@ class Executor(ThreadService):
     def _freed(self) -> None:
         """Wake the claim loop only once `want` slots are free: each wake-up of a thread takes
         the GIL from the workflows that are running (see _gather)."""
-        if self.claimer.free() >= self.want:
+        if self._free() >= self.want:
             self.wake.set()
+
+    def _free(self) -> int:
+        """Free slots of either lane (threads, loop)."""
+        return max(self.claimer.free(), self.lane.free())
 
     # The claim loop ------------------------------------------------------------------------
     def _run(self) -> None:
@@ -197,7 +204,7 @@ class Executor(ThreadService):
         last_sweep = time.monotonic()
         while not self._stop.is_set():
             self.wake.clear()
-            free = self.claimer.free()
+            free = self._free()
             try:
                 claimed = self.claim_once() if free > 0 else 0
                 if time.monotonic() - last_sweep > SWEEP_SEC:
@@ -231,7 +238,7 @@ class Executor(ThreadService):
             while not self._stop.is_set():
                 self.want = 1 if deadline is None else threshold
                 self.wake.clear()
-                free, now = self.claimer.free(), time.monotonic()
+                free, now = self._free(), time.monotonic()
                 if free >= threshold or (deadline is not None and free > 0 and now >= deadline):
                     return
                 if (free == 0) != (deadline is None):  # the wake-up point changes: re-arm
