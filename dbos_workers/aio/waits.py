@@ -29,6 +29,10 @@ from .steps import check_cancelled, durable_timeout, operation, record_operation
 from .wake import AsyncCancelFlag, LoopWake
 
 LISTEN_WAIT_SEC = 5.0
+# recv/get_event re-read on this backstop (NOTIFY wakes them at once; a listener reconnect
+# wakes every waiter to catch up): thousands of waiting workflows per process must not
+# poll the database every second each.
+WAIT_BACKSTOP_SEC = 10.0
 
 
 async def listen_done(rt: Runtime) -> None:
@@ -123,7 +127,7 @@ async def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
                     return rt.serializer.deserialize(got.output) if got.output is not None else None
                 if ctx.cancelled.is_set():
                     raise DBOSWorkflowCancelledError(ctx.workflow_id)
-                await wake.wait_async(max(0.0, min(BACKSTOP_SEC, deadline - time.monotonic())))
+                await wake.wait_async(max(0.0, min(WAIT_BACKSTOP_SEC, deadline - time.monotonic())))
                 wake.clear()
                 await check_cancelled(rt, ctx)
     finally:
@@ -181,7 +185,7 @@ async def _wait_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: 
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
-                await wake.wait_async(min(BACKSTOP_SEC, remaining))
+                await wake.wait_async(min(WAIT_BACKSTOP_SEC, remaining))
                 wake.clear()
     finally:
         _done_with(wake)

@@ -79,3 +79,147 @@ def test_queued_async_workflows_run_on_the_workers_loop_beside_threads(
     assert {(r[0], r[1], r[2]) for r in results} == {("dbos-worker-loop", "ok", worker)}
     assert query(pg_url, schema, "SELECT status, count(*) AS n FROM workflow_status "
                  "GROUP BY status") == [{"status": "SUCCESS", "n": 208}]
+
+
+def test_sigkilled_worker_running_async_workflows_loses_nothing(
+        launch: Launch, tmp_path: Path, pg_url: str, schema: str) -> None:
+    """20 async workflows wait inside their second step on one worker; SIGKILL it. The
+    replacement resumes each one at that step: the first step never runs again."""
+    log, release = tmp_path / "steps.jsonl", tmp_path / "release"
+    victims = Queue("acc_async_victims")
+
+    @DBOS.step()
+    async def first(i: int) -> str:
+        sidelog.record(log, step="first", key=i)
+        return f"first-{i}"
+
+    @DBOS.step()
+    async def hold(i: int) -> str:
+        sidelog.record(log, step="hold", key=i)
+        await wait_file(release, 60)
+        return f"held-{i}"
+
+    @DBOS.workflow()
+    async def victim(i: int) -> list[Any]:
+        return [await first(i), await hold(i), os.getpid()]
+
+    launch(worker_processes=1)
+    before = wait_until(lambda: (p := supervisor().worker_pids()) and p[0] and p, 10)[0]
+    handles = [victims.enqueue(victim, i) for i in range(20)]
+    wait_until(lambda: len(sidelog.read(log, step="hold")) == 20, 60, interval=0.1)
+    assert {r["pid"] for r in sidelog.read(log, step="hold")} == {before}
+    os.kill(before, signal.SIGKILL)
+    wait_until(lambda: not pid_alive(before), 10)
+    release.touch()  # only now: the killed process must not finish the step itself
+    results = [h.get_result(timeout=60) for h in handles]
+    after = supervisor().worker_pids()[0]
+    assert after not in (0, before)
+    assert results == [[f"first-{i}", f"held-{i}", after] for i in range(20)]
+    firsts = sidelog.read(log, step="first")
+    assert sorted(r["key"] for r in firsts) == list(range(20)) and {r["pid"] for r in firsts} == {before}
+    holds = sidelog.read(log, step="hold")
+    assert sorted((r["key"], r["pid"] == after) for r in holds) == sorted(
+        [(i, False) for i in range(20)] + [(i, True) for i in range(20)])
+    rows = query(pg_url, schema, "SELECT status, recovery_attempts, count(*) AS n FROM workflow_status "
+                 "GROUP BY status, recovery_attempts")
+    assert rows == [{"status": "SUCCESS", "recovery_attempts": 2, "n": 20}]
+
+
+def test_destroy_drains_async_workflows_in_flight(launch: Launch, tmp_path: Path, pg_url: str,
+                                                  schema: str) -> None:
+    log = tmp_path / "runs.jsonl"
+    chores = Queue("acc_async_drain")
+
+    @DBOS.step()
+    async def tick(i: int, k: int) -> int:
+        await asyncio.sleep(0.15)
+        return k
+
+    @DBOS.workflow()
+    async def chore(i: int) -> int:
+        sidelog.record(log, mark="start", key=i)
+        total = 0
+        for k in range(5):
+            total += await tick(i, k)
+        sidelog.record(log, mark="end", key=i)
+        return i + total
+
+    launch(worker_processes=2)
+    handles = [chores.enqueue(chore, i) for i in range(40)]
+    wait_until(lambda: len(sidelog.read(log, mark="start")) == 40, 30, interval=0.05)
+    assert len(sidelog.read(log, mark="end")) < 40
+    began = time.monotonic()
+    DBOS.destroy(workflow_completion_timeout_sec=20)
+    took = time.monotonic() - began
+    assert sorted(r["key"] for r in sidelog.read(log, mark="end")) == list(range(40))
+    assert took < 20
+    rows = query(pg_url, schema, "SELECT workflow_uuid, status, output IS NOT NULL AS has_output "
+                 "FROM workflow_status")
+    assert {r["workflow_uuid"] for r in rows} == {h.workflow_id for h in handles}
+    assert {(r["status"], r["has_output"]) for r in rows} == {("SUCCESS", True)}
+
+
+def test_drain_timeout_hands_async_workflows_back_and_next_launch_finishes_them(
+        launch: Launch, tmp_path: Path, pg_url: str, schema: str) -> None:
+    log = tmp_path / "runs.jsonl"
+    waits = Queue("acc_async_handback")
+
+    @DBOS.step()
+    async def before(i: int) -> int:
+        sidelog.record(log, step="before", key=i)
+        return i
+
+    @DBOS.workflow()
+    async def long_wait(i: int) -> Any:
+        await before(i)
+        return await DBOS.recv_async("go", timeout_seconds=120)
+
+    launch(worker_processes=1)
+    handles = [waits.enqueue(long_wait, i) for i in range(30)]
+    wait_until(lambda: len(sidelog.read(log, step="before")) == 30, 30, interval=0.05)
+    DBOS.destroy(workflow_completion_timeout_sec=1)
+    rows = query(pg_url, schema, "SELECT status, recovery_attempts, count(*) AS n FROM workflow_status "
+                 "GROUP BY status, recovery_attempts")
+    assert rows == [{"status": "ENQUEUED", "recovery_attempts": 0, "n": 30}]  # no attempt burned
+
+    launch(worker_processes=1)
+    for h in handles:
+        DBOS.send(h.workflow_id, h.workflow_id, "go")
+    assert [DBOS.retrieve_workflow(h.workflow_id).get_result(timeout=60) for h in handles] == [
+        h.workflow_id for h in handles]
+    # the completed first step is replayed on the next launch, not run again
+    assert sorted(r["key"] for r in sidelog.read(log, step="before")) == list(range(30))
+
+
+@pytest.mark.slow
+def test_one_worker_process_holds_over_5000_waiting_async_workflows(
+        launch: Launch, pg_url: str, schema: str) -> None:
+    """6,000 async workflows, each waiting in recv, all PENDING on one worker process at the
+    same time (its 4 threads could hold 4); then one send_bulk releases them all."""
+    many = Queue("acc_async_many")
+    count = 6000
+
+    @DBOS.workflow()
+    async def parked(i: int) -> int:
+        got = await DBOS.recv_async("go", timeout_seconds=300)
+        return int(got) + i
+
+    launch(worker_processes=1, worker_threads=4)
+    began = time.monotonic()
+    handles = many.enqueue_many(parked, [(i,) for i in range(count)])
+    holding = wait_until(lambda: (h := pending_by_executor(pg_url, schema, "%parked"))
+                         and sum(h.values()) == count and h, 120, interval=0.5)
+    waiting_sec = time.monotonic() - began
+    assert len(holding) == 1  # one executor id: the one worker process
+    worker_pid = supervisor().worker_pids()[0]
+    steps = query(pg_url, schema, "SELECT count(*) AS n FROM operation_outputs")
+    print(f"\n{count} async workflows waiting on worker {worker_pid} after {waiting_sec:.1f}s "
+          f"({steps[0]['n']} timeout records)")
+    from dbos_workers.messages import SendMessage
+
+    DBOS.send_bulk([SendMessage(h.workflow_id, 1, "go") for h in handles])
+    wait_until(lambda: query(pg_url, schema, "SELECT count(*) AS n FROM workflow_status WHERE "
+                             "status = 'SUCCESS'")[0]["n"] == count, 120, interval=0.5)
+    print(f"all {count} finished {time.monotonic() - began:.1f}s after the enqueue")
+    assert handles[17].get_result(timeout=10) == 18
+    assert query(pg_url, schema, "SELECT count(DISTINCT executor_id) AS n FROM workflow_status") == [{"n": 1}]
