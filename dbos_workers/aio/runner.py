@@ -108,6 +108,21 @@ async def run_claimed(rt: Runtime, claimed: ClaimedWorkflow, freed: Callable[[],
         freed()
 
 
+def submit_detached(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo, args: tuple[Any, ...],
+                    kwargs: dict[str, Any], on_durable: Callable[[BaseException | None], None] | None) -> None:
+    """An async workflow started from sync code (DBOS.start_workflow): a task on this
+    process's loop thread, in a fresh context; on_durable(None) once its outcome is written."""
+
+    async def body() -> None:
+        try:
+            await contextvars.Context().run(_task, rt, ctx, info, args, kwargs)
+        finally:
+            if on_durable is not None:
+                on_durable(None)
+
+    rt.aio.loop.submit(body())
+
+
 def _task(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo, args: tuple[Any, ...],
           kwargs: dict[str, Any]) -> Any:
     import asyncio

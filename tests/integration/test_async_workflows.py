@@ -207,3 +207,15 @@ def test_management_twins(launch: Any, pg_url: str, schema: str) -> None:
     assert missing is None
     assert query(pg_url, schema, "SELECT status FROM workflow_status WHERE name LIKE '%%waits'") == [
         {"status": "CANCELLED"}]
+
+
+def test_sync_start_workflow_of_an_async_workflow_runs_on_the_process_loop(launch: Any) -> None:
+    @DBOS.workflow()
+    async def flow(x: int) -> tuple[int, str]:
+        await DBOS.sleep_async(0.01)
+        return x * 2, threading.current_thread().name
+
+    launch()
+    handle = DBOS.start_workflow(flow, 21)
+    assert handle.get_result(timeout=30) == (42, "dbos-app-loop")
+    assert handle.get_status().status == "SUCCESS"
