@@ -6,6 +6,7 @@ loop that opened it (the worker's loop thread, or the caller's loop for direct c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -63,6 +64,7 @@ class AsyncRepository:
         loop = asyncio.get_running_loop()
         pool = self._pools.get(loop)
         if pool is None:
+            self._forget_closed_loops()
             pool = psycopg_pool.AsyncConnectionPool(
                 self.conninfo, min_size=1, max_size=self.pool_size, open=False, timeout=10.0,
                 kwargs={"autocommit": True, "row_factory": dict_row, "application_name": self.app_name},
@@ -70,6 +72,15 @@ class AsyncRepository:
             self._pools[loop] = pool
             await pool.open(wait=False)
         return pool
+
+    def _forget_closed_loops(self) -> None:
+        """Pools of loops that have ended (asyncio.run returned) can no longer be closed by
+        their loop: drop them and close their idle connections' sockets here."""
+        for loop in [lp for lp in list(self._pools) if lp.is_closed()]:
+            pool = self._pools.pop(loop, None)
+            for conn in list(getattr(pool, "_pool", ())):
+                with contextlib.suppress(Exception):
+                    conn.pgconn.finish()
 
     async def call(self, fn: Callable[[AsyncTx], Awaitable[T]], *, transaction: bool = False,
                    retry: bool = True) -> T:

@@ -223,3 +223,31 @@ def test_one_worker_process_holds_over_5000_waiting_async_workflows(
     print(f"all {count} finished {time.monotonic() - began:.1f}s after the enqueue")
     assert handles[17].get_result(timeout=10) == 18
     assert query(pg_url, schema, "SELECT count(DISTINCT executor_id) AS n FROM workflow_status") == [{"n": 1}]
+
+
+def test_enqueue_async_twins_and_an_enqueued_async_step(launch: Launch, pg_url: str, schema: str) -> None:
+    jobs = Queue("acc_async_enqueue")
+
+    @DBOS.step()
+    async def lone(x: int) -> tuple[int, str]:
+        return x + 1, threading.current_thread().name
+
+    @DBOS.workflow()
+    async def flow(x: int) -> tuple[int, int]:
+        await DBOS.sleep_async(0.01)
+        return x * 2, os.getpid()
+
+    launch(worker_processes=1)
+    worker = wait_until(lambda: (p := supervisor().worker_pids()) and p[0] and p, 10)[0]
+
+    async def main() -> list[Any]:
+        handles = [await jobs.enqueue_async(flow, 1),
+                   await DBOS.enqueue_workflow_async("acc_async_enqueue", flow, 2),
+                   await jobs.enqueue_async(lone, 3)]
+        return [await h.get_result(timeout=30) for h in handles]
+
+    assert asyncio.run(main()) == [(2, worker), (4, worker), (4, "dbos-worker-loop")]
+    rows = query(pg_url, schema, "SELECT name, status, executor_id FROM workflow_status ORDER BY created_at")
+    assert [r["status"] for r in rows] == ["SUCCESS"] * 3
+    assert rows[2]["name"].startswith("<temp>.")
+    assert {r["executor_id"].rsplit("/", 1)[1] for r in rows} == {"0"}
