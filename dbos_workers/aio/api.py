@@ -12,12 +12,14 @@ from typing import Any
 from ..context import current_step, current_workflow
 from ..decorators import call_args, step_options
 from ..errors import DBOSException, DBOSNonExistentWorkflowError
+from ..handle import BACKSTOP_SEC
+from ..messages import SendMessage
 from ..registry import INTERNAL_QUEUE, info_of
 from ..runtime import Runtime
 from ..status import WorkflowStatus, status_from_row
 from ..workflow import Placement
 from ..workflow import run_detached as run_sync_detached
-from . import runner, starting, steps, waits
+from . import comms, runner, starting, steps, waits
 from .handle import WorkflowHandleAsync
 from .lane import is_async
 
@@ -120,6 +122,28 @@ class AsyncAPI:
         if done:
             await asyncio.wait(done)
         return done, {f for i, f in enumerate(futures) if i not in indexes}
+
+    @classmethod
+    async def send_bulk_async(cls, messages: list[SendMessage]) -> None:
+        await comms.send_bulk(cls._rt(), list(messages))
+
+    @classmethod
+    async def get_all_events_async(cls, workflow_id: str) -> dict[str, Any]:
+        return await comms.get_all_events(cls._rt(), workflow_id)
+
+    @classmethod
+    async def write_stream_async(cls, key: str, value: Any) -> None:
+        rt = cls._rt()
+        await comms.write_stream(rt, "write_stream", "DBOS.writeStream", key, rt.serializer.serialize(value))
+
+    @classmethod
+    async def close_stream_async(cls, key: str) -> None:
+        await comms.write_stream(cls._rt(), "close_stream", "DBOS.closeStream", key, None)
+
+    @classmethod
+    async def wait_first_async(cls, handles: list[WorkflowHandleAsync[Any]], *,
+                               polling_interval_sec: float = BACKSTOP_SEC) -> WorkflowHandleAsync[Any]:
+        return await comms.wait_first(cls._rt(), handles, polling_interval_sec=polling_interval_sec)
 
     # Management ----------------------------------------------------------------------------
     @classmethod

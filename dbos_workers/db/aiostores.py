@@ -9,11 +9,12 @@ import dataclasses
 from collections.abc import Callable
 
 from ..clock import Clock
+from ..errors import DuplicateKeyError
 from .aiorepo import AsyncRepository, AsyncTx
 from .messages import Received
 from .records import Checkpoint, Inserted, NewWorkflow, Outcome, Ownership, StepRecord, WorkflowRecord
 from .repository import RollbackSignal
-from .streams import StreamSlice
+from .streams import _OFFSET_RETRIES, StreamSlice, StreamWrite
 
 _NEW_FIELDS = tuple(f.name for f in dataclasses.fields(NewWorkflow))
 
@@ -121,7 +122,32 @@ class AsyncSystemDatabase:
         row = await self.repo.one("event_get", workflow_id=workflow_id, key=key)
         return None if row is None else str(row["value"])
 
+    async def message_send_batch(self, message_ids: list[str], destination_ids: list[str],
+                                 topics: list[str], bodies: list[str]) -> None:
+        await self.repo.all("message_send_batch", message_ids=message_ids,
+                            destination_ids=destination_ids, topics=topics, messages=bodies,
+                            now_ms=self.now_ms(), channel=self.channel)
+
+    async def events(self, workflow_id: str) -> dict[str, str]:
+        return {r["key"]: r["value"] for r in await self.repo.all("event_list", workflow_id=workflow_id)}
+
     # streams -------------------------------------------------------------------------------
+    async def stream_write(self, w: StreamWrite) -> Ownership | None:
+        """StreamStore.write, awaited (retried on a taken offset)."""
+        for attempt in range(_OFFSET_RETRIES):
+            try:
+                row = await self.repo.one(
+                    "stream_write", workflow_id=w.workflow_id, owner_token=w.owner_token, key=w.key,
+                    value=w.value, serialization=w.serialization, function_id=w.function_id,
+                    record=w.record_as is not None, function_name=w.record_as or "",
+                    started_at_ms=w.started_at_ms, now_ms=self.now_ms(), channel=self.channel)
+            except DuplicateKeyError as exc:
+                if exc.constraint != "streams_pkey" or attempt == _OFFSET_RETRIES - 1:
+                    raise
+                continue
+            return None if row is None else Ownership(row["status"], row["owner_token"], row["written"] > 0)
+        raise AssertionError("unreachable")
+
     async def stream_read(self, workflow_id: str, key: str, offset: int, limit: int) -> StreamSlice:
         rows = await self.repo.all("stream_read", workflow_id=workflow_id, key=key, offset=offset,
                                    limit=limit)

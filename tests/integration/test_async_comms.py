@@ -182,3 +182,43 @@ def test_read_stream_async_yields_values_until_closed(launch: Any) -> None:
 
     assert asyncio.run(main()) == [0, 1, 2, 3, 4]
     assert handle.get_result() == 5
+
+
+def test_bulk_events_stream_writes_and_wait_first_twins(launch: Any, pg_url: str, schema: str) -> None:
+    from dbos_workers.messages import SendMessage
+
+    @DBOS.workflow()
+    async def collector(n: int) -> list[Any]:
+        got = [await DBOS.recv_async("t", timeout_seconds=30) for _ in range(n)]
+        await DBOS.set_event_async("a", 1)
+        await DBOS.set_event_async("b", got)
+        for v in got:
+            await DBOS.write_stream_async("out", v)
+        await DBOS.close_stream_async("out")
+        return got
+
+    @DBOS.workflow()
+    async def slowpoke() -> str:
+        await DBOS.sleep_async(30)
+        return "late"
+
+    launch()
+
+    async def main() -> tuple[Any, ...]:
+        slow = await DBOS.start_workflow_async(slowpoke)
+        handle = await DBOS.start_workflow_async(collector, 3)
+        await DBOS.send_bulk_async([SendMessage(handle.workflow_id, i, "t") for i in range(3)])
+        first = await DBOS.wait_first_async([slow, handle])
+        streamed = [v async for v in DBOS.read_stream_async(handle.workflow_id, "out", timeout_seconds=10)]
+        events = await DBOS.get_all_events_async(handle.workflow_id)
+        await DBOS.cancel_workflow_async(slow.workflow_id)
+        return first.workflow_id == handle.workflow_id, await handle.get_result(), streamed, events
+
+    first_is_collector, result, streamed, events = asyncio.run(main())
+    assert first_is_collector
+    assert result == [0, 1, 2] and streamed == [0, 1, 2]
+    assert events == {"a": 1, "b": [0, 1, 2]}
+    names = [r["function_name"] for r in query(
+        pg_url, schema, "SELECT function_name FROM operation_outputs o JOIN workflow_status w "
+        "USING (workflow_uuid) WHERE w.name LIKE '%%collector' ORDER BY function_id")]
+    assert names[-4:] == ["DBOS.writeStream"] * 3 + ["DBOS.closeStream"]
