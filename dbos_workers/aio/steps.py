@@ -93,7 +93,7 @@ async def run_step(rt: Runtime, opts: StepOptions, func: Callable[..., Any], arg
     """An async (or sync) step of the current async workflow, replayed when recorded."""
     ctx = current_workflow()
     if ctx is None or current_step() is not None:
-        return await _call(func, args, kwargs)
+        return await _run_body(func, args, kwargs)
     await check_cancelled(rt, ctx)
     if fid is None:
         fid = ctx.next_function_id()
@@ -119,6 +119,14 @@ async def run_step(rt: Runtime, opts: StepOptions, func: Callable[..., Any], arg
 async def _call(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     result = func(*args, **kwargs)
     return await result if inspect.isawaitable(result) else result
+
+
+async def _run_body(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """A step's body: awaited when async; a sync one (run_step_async of a plain function) runs
+    in a thread, as DBOS does, so it does not block the loop (its checkpoint is awaited here)."""
+    if inspect.iscoroutinefunction(func):
+        return await func(*args, **kwargs)
+    return await asyncio.to_thread(func, *args, **kwargs)
 
 
 async def _attempts(rt: Runtime, ctx: WorkflowContext, fid: int, opts: StepOptions,
@@ -155,8 +163,8 @@ async def _guarded(ctx: WorkflowContext, opts: StepOptions, func: Callable[..., 
     and timeout."""
     flag = ctx.cancelled
     if not (opts.preemptible and isinstance(flag, AsyncCancelFlag)) and opts.timeout_seconds is None:
-        return await _call(func, args, kwargs)
-    task = asyncio.ensure_future(_call(func, args, kwargs))
+        return await _run_body(func, args, kwargs)
+    task = asyncio.ensure_future(_run_body(func, args, kwargs))
     wake = LoopWake()
     with (flag.wakes(wake) if opts.preemptible and isinstance(flag, AsyncCancelFlag) else _null(wake)):
         waiter = asyncio.ensure_future(wake.wait_async(None))

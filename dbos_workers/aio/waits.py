@@ -6,6 +6,7 @@ never blocks the loop; an async workflow's cancellation wakes it too."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -43,19 +44,12 @@ async def listen_done(rt: Runtime) -> None:
         await asyncio.sleep(0.005)
 
 
-def _wake() -> LoopWake:
-    """A wake for one wait; in an async workflow its cancellation sets it too."""
-    wake = LoopWake()
+def _cancel_wakes(wake: LoopWake) -> contextlib.AbstractContextManager[Any]:
+    """In an async workflow, its cancellation sets `wake` too while inside."""
     ctx = current_workflow()
     if ctx is not None and isinstance(ctx.cancelled, AsyncCancelFlag):
-        ctx.cancelled._listeners.add(wake)
-    return wake
-
-
-def _done_with(wake: LoopWake) -> None:
-    ctx = current_workflow()
-    if ctx is not None and isinstance(ctx.cancelled, AsyncCancelFlag):
-        ctx.cancelled._listeners.discard(wake)
+        return ctx.cancelled.wakes(wake)
+    return contextlib.nullcontext()
 
 
 async def wait_outcome(rt: Runtime, workflow_id: str, timeout: float | None = None,
@@ -115,23 +109,20 @@ async def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
                             rt.clock.now_ms())
     timeout_value = rt.serializer.serialize(None)
     await listen_done(rt)
-    wake = _wake()
-    try:
-        with rt.waiters.watch(wake_key("m:", f"{ctx.workflow_id}::{t}"), event=wake):
-            while True:
-                got = await rt.aio.db.message_receive(
-                    checkpoint, t, timed_out=time.monotonic() >= deadline,
-                    check=lambda owner: ensure_owner(ctx, owner), timeout_value=timeout_value)
-                if got.found:
-                    ctx.recorded[fid] = StepRecord(fid, "DBOS.recv", got.output, None)
-                    return rt.serializer.deserialize(got.output) if got.output is not None else None
-                if ctx.cancelled.is_set():
-                    raise DBOSWorkflowCancelledError(ctx.workflow_id)
-                await wake.wait_async(max(0.0, min(WAIT_BACKSTOP_SEC, deadline - time.monotonic())))
-                wake.clear()
-                await check_cancelled(rt, ctx)
-    finally:
-        _done_with(wake)
+    wake = LoopWake()
+    with _cancel_wakes(wake), rt.waiters.watch(wake_key("m:", f"{ctx.workflow_id}::{t}"), event=wake):
+        while True:
+            got = await rt.aio.db.message_receive(
+                checkpoint, t, timed_out=time.monotonic() >= deadline,
+                check=lambda owner: ensure_owner(ctx, owner), timeout_value=timeout_value)
+            if got.found:
+                ctx.recorded[fid] = StepRecord(fid, "DBOS.recv", got.output, None)
+                return rt.serializer.deserialize(got.output) if got.output is not None else None
+            if ctx.cancelled.is_set():
+                raise DBOSWorkflowCancelledError(ctx.workflow_id)
+            await wake.wait_async(max(0.0, min(WAIT_BACKSTOP_SEC, deadline - time.monotonic())))
+            wake.clear()
+            await check_cancelled(rt, ctx)
 
 
 async def set_event(rt: Runtime, key: str, value: Any) -> None:
@@ -172,23 +163,20 @@ async def get_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: fl
 async def _wait_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: float) -> Any:
     deadline = time.monotonic() + timeout_seconds
     await listen_done(rt)
-    wake = _wake()
-    try:
-        with rt.waiters.watch(wake_key("e:", f"{workflow_id}::{key}"), event=wake):
-            while True:
-                value = await rt.aio.db.event_get(workflow_id, key)
-                if value is not None:
-                    return rt.serializer.deserialize(value)
-                ctx = current_workflow()
-                if ctx is not None and ctx.cancelled.is_set():
-                    raise DBOSWorkflowCancelledError(ctx.workflow_id)
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                await wake.wait_async(min(WAIT_BACKSTOP_SEC, remaining))
-                wake.clear()
-    finally:
-        _done_with(wake)
+    wake = LoopWake()
+    with _cancel_wakes(wake), rt.waiters.watch(wake_key("e:", f"{workflow_id}::{key}"), event=wake):
+        while True:
+            value = await rt.aio.db.event_get(workflow_id, key)
+            if value is not None:
+                return rt.serializer.deserialize(value)
+            ctx = current_workflow()
+            if ctx is not None and ctx.cancelled.is_set():
+                raise DBOSWorkflowCancelledError(ctx.workflow_id)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            await wake.wait_async(min(WAIT_BACKSTOP_SEC, remaining))
+            wake.clear()
 
 
 async def read_stream(rt: Runtime, workflow_id: str, key: str, *, offset: int = 0,

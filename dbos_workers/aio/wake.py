@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from ..context import CancelFlag, WorkflowContext
 from ..groupcommit import GroupCommit
@@ -62,7 +62,7 @@ class AsyncCancelFlag(CancelFlag):
             listener.set()
 
     @contextlib.contextmanager
-    def wakes(self, event: threading.Event) -> Any:
+    def wakes(self, event: threading.Event) -> Iterator[threading.Event]:
         """While inside, a cancellation sets `event` too."""
         self._listeners.add(event)
         if self.is_set():

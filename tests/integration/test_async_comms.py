@@ -4,6 +4,7 @@ each wait is woken by NOTIFY on the caller's loop, recorded, and replayed."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any
 
@@ -117,7 +118,7 @@ def test_preemptible_step_is_cancelled_at_once_and_timeout_raises(launch: Any, p
     assert rows == []  # a preempted step records nothing
 
 
-def test_async_step_retries_then_succeeds(launch: Any) -> None:
+def test_async_step_retries_then_succeeds(launch: Any, pg_url: str, schema: str) -> None:
     attempts: list[int] = []
 
     @DBOS.step(retries_allowed=True, max_attempts=4, interval_seconds=0.01)
@@ -128,12 +129,19 @@ def test_async_step_retries_then_succeeds(launch: Any) -> None:
         return len(attempts)
 
     @DBOS.workflow()
-    async def flow() -> int:
-        return await flaky() + await DBOS.run_step_async({"name": "adder"}, _add, 1, 2)
+    async def flow() -> tuple[int, bool]:
+        total = await flaky() + await DBOS.run_step_async({"name": "adder"}, _add, 1, 2)
+        # a sync function as a step runs in a thread, off the loop (as DBOS)
+        where = await DBOS.run_step_async({"name": "where"}, lambda: threading.current_thread().name)
+        return total, where != threading.current_thread().name
 
     launch()
-    assert asyncio.run(flow()) == 6
+    with SetWorkflowID("retry-1"):
+        assert asyncio.run(flow()) == (6, True)
     assert attempts == [0, 1, 2]
+    names = [r["function_name"] for r in query(pg_url, schema, "SELECT function_name FROM "
+             "operation_outputs WHERE workflow_uuid = 'retry-1' ORDER BY function_id")]
+    assert [n.rsplit(".", 1)[-1] for n in names] == ["flaky", "adder", "where"]
 
 
 async def _add(a: int, b: int) -> int:
