@@ -230,7 +230,7 @@ def build_settings(config: Any) -> Settings:
                                 else _float(cfg, "workflow_retention_sec", 0.0, 60.0)),
         drain_timeout_sec=_float(cfg, "drain_timeout_sec", 30.0, 0.0),
         application_database_url=_app_url(cfg),
-        worker_async_concurrency=_int(cfg, "worker_async_concurrency", 10_000, 0),
+        worker_async_concurrency=_int(cfg, "worker_async_concurrency", 10_000, 1),
     )
 
 

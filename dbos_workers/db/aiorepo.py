@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import psycopg
 import psycopg_pool
 import structlog
+from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 
 from ..errors import DBOSNotLaunchedError
@@ -101,6 +102,9 @@ class AsyncRepository:
             except psycopg_pool.PoolClosed:
                 raise DBOSNotLaunchedError("DBOS was destroyed: its connection pools are closed") from None
             except _RETRYABLE as exc:
+                if isinstance(exc, psycopg.OperationalError) and not isinstance(
+                        exc, pg_errors.DeadlockDetected | pg_errors.SerializationFailure):
+                    await self._discard_broken()
                 delay = backoff.delay
                 if not retry or not _advance(backoff):
                     raise translate(exc) from None
@@ -108,6 +112,13 @@ class AsyncRepository:
                 await asyncio.sleep(delay)
             except psycopg.Error as exc:
                 raise translate(exc) from None
+
+    async def _discard_broken(self) -> None:
+        """After a connection error, check this loop's idle connections now (server restart)."""
+        pool = self._pools.get(asyncio.get_running_loop())
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                await pool.check()
 
     async def one(self, name: str, /, **params: Any) -> Row | None:
         return await self.call(lambda tx: tx.one(name, **params))
