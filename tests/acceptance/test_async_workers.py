@@ -251,3 +251,50 @@ def test_enqueue_async_twins_and_an_enqueued_async_step(launch: Launch, pg_url: 
     assert [r["status"] for r in rows] == ["SUCCESS"] * 3
     assert rows[2]["name"].startswith("<temp>.")
     assert {r["executor_id"].rsplit("/", 1)[1] for r in rows} == {"0"}
+
+
+def test_cancel_from_another_process_wakes_a_waiting_async_workflow_and_preempts_a_step(
+        launch: Launch, tmp_path: Path, pg_url: str, schema: str) -> None:
+    log = tmp_path / "runs.jsonl"
+    jobs = Queue("acc_async_cancel")
+
+    @DBOS.workflow()
+    async def waiting() -> Any:
+        sidelog.record(log, step="waiting")
+        try:
+            return await DBOS.recv_async("never", timeout_seconds=300)
+        except BaseException as exc:
+            sidelog.record(log, step="waiting_stopped", error=type(exc).__name__)
+            raise
+
+    @DBOS.step(preemptible=True)
+    async def endless() -> str:
+        sidelog.record(log, step="endless")
+        try:
+            await asyncio.sleep(300)
+        except asyncio.CancelledError:
+            sidelog.record(log, step="endless_cancelled")
+            raise
+        sidelog.record(log, step="endless_done")
+        return "never"
+
+    @DBOS.workflow()
+    async def stepping() -> str:
+        return await endless()
+
+    launch(worker_processes=1)
+    a, b = jobs.enqueue(waiting), jobs.enqueue(stepping)
+    wait_until(lambda: sidelog.read(log, step="waiting") and sidelog.read(log, step="endless"), 30)
+    DBOS.cancel_workflow(a.workflow_id)  # this process: the worker hears it as an `x:` NOTIFY
+    DBOS.cancel_workflow(b.workflow_id)
+    # Both stop in the worker at once (woken, not at the end of their 300 s waits).
+    stopped = wait_until(lambda: sidelog.read(log, step="waiting_stopped"), 30)
+    assert stopped[0]["error"] == "DBOSWorkflowCancelledError"
+    assert stopped[0]["pid"] == supervisor().worker_pids()[0]
+    wait_until(lambda: sidelog.read(log, step="endless_cancelled"), 30)
+    assert not sidelog.read(log, step="endless_done")
+    assert query(pg_url, schema, "SELECT status, count(*) AS n FROM workflow_status GROUP BY status") == [
+        {"status": "CANCELLED", "n": 2}]
+    rows = query(pg_url, schema, "SELECT count(*) AS n FROM operation_outputs o JOIN workflow_status w "
+                 "USING (workflow_uuid) WHERE w.name LIKE '%%stepping'")
+    assert rows == [{"n": 0}]
