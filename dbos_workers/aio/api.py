@@ -19,7 +19,7 @@ from ..runtime import Runtime
 from ..status import WorkflowStatus, status_from_row
 from ..workflow import Placement
 from ..workflow import run_detached as run_sync_detached
-from . import comms, runner, starting, steps, waits
+from . import comms, runner, starting, steps, streams, waits
 from .handle import WorkflowHandleAsync
 from .lane import is_async
 
@@ -100,8 +100,17 @@ class AsyncAPI:
     def read_stream_async(cls, workflow_id: str, key: str, *, offset: int = 0,
                           polling_interval_sec: float | None = None,
                           timeout_seconds: float | None = None) -> AsyncIterator[Any]:
-        return waits.read_stream(cls._rt(), workflow_id, key, offset=offset,
-                                 polling_interval_sec=polling_interval_sec, timeout_seconds=timeout_seconds)
+        """The stream's values (an async iterator); from a workflow, each read is recorded."""
+        return streams.read_stream(cls._rt(), workflow_id, key, offset=offset,
+                                   polling_interval_sec=polling_interval_sec, timeout_seconds=timeout_seconds)
+
+    @classmethod
+    async def read_stream_offset_async(cls, workflow_id: str, key: str, offset: int, *,
+                                       polling_interval_sec: float | None = None,
+                                       timeout_seconds: float | None = None) -> Any:
+        return await streams.read_stream_offset(cls._rt(), workflow_id, key, offset,
+                                                polling_interval_sec=polling_interval_sec,
+                                                timeout_seconds=timeout_seconds)
 
     @classmethod
     async def asyncio_wait(cls, fs: list[Awaitable[Any]], *, timeout: float | None = None,

@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 from ..context import current_step, current_workflow
@@ -17,7 +16,6 @@ from ..db.listener import wake_key
 from ..db.records import Checkpoint, StepRecord
 from ..errors import (
     DBOSNonExistentWorkflowError,
-    DBOSStreamTimeoutError,
     DBOSWorkersError,
     DBOSWorkflowCancelledError,
     MissingReferenceError,
@@ -176,39 +174,4 @@ async def _wait_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: 
             if remaining <= 0:
                 return None
             await wake.wait_async(min(WAIT_BACKSTOP_SEC, remaining))
-            wake.clear()
-
-
-async def read_stream(rt: Runtime, workflow_id: str, key: str, *, offset: int = 0,
-                      polling_interval_sec: float | None = None,
-                      timeout_seconds: float | None = None) -> AsyncIterator[Any]:
-    """The stream's values from offset until it is closed or its writer ended. Outside a
-    workflow only (a read inside a workflow is checkpointed: use the sync reader's step)."""
-    if current_workflow() is not None:
-        raise DBOSWorkersError("read_stream_async is supported outside workflows only (not yet "
-                               "checkpointed inside an async workflow)")
-    poll = polling_interval_sec or BACKSTOP_SEC
-    await listen_done(rt)
-    wake = LoopWake()
-    keys = (wake_key("s:", f"{workflow_id}::{key}"), wake_key("c:", workflow_id))
-    with rt.waiters.watch(*keys, event=wake):
-        deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
-        while True:
-            part = await rt.aio.db.stream_read(workflow_id, key, offset, 100)
-            if part.status is None:
-                raise DBOSNonExistentWorkflowError(workflow_id)
-            for value in part.values:
-                if value is None:
-                    return
-                offset += 1
-                yield rt.serializer.deserialize(value)
-                deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
-            if part.values:
-                continue
-            if part.status is not None and part.status not in ("PENDING", "ENQUEUED", "DELAYED"):
-                return
-            left = poll if deadline is None else min(poll, deadline - time.monotonic())
-            if left <= 0:
-                raise DBOSStreamTimeoutError(workflow_id, key, timeout_seconds)
-            await wake.wait_async(left)
             wake.clear()

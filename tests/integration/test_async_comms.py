@@ -230,3 +230,54 @@ def test_bulk_events_stream_writes_and_wait_first_twins(launch: Any, pg_url: str
         pg_url, schema, "SELECT function_name FROM operation_outputs o JOIN workflow_status w "
         "USING (workflow_uuid) WHERE w.name LIKE '%%collector' ORDER BY function_id")]
     assert names[-4:] == ["DBOS.writeStream"] * 3 + ["DBOS.closeStream"]
+
+
+def test_an_async_reading_workflow_records_each_value_and_replays_them(launch: Any, pg_url: str,
+                                                                        schema: str) -> None:
+    @DBOS.workflow()
+    def writer(n: int) -> int:
+        for i in range(n):
+            DBOS.write_stream("s", i)
+        DBOS.close_stream("s")
+        return n
+
+    @DBOS.workflow()
+    async def reader(source: str) -> list[int]:
+        return [v async for v in DBOS.read_stream_async(source, "s", timeout_seconds=30)]
+
+    launch()
+    source = DBOS.start_workflow(writer, 3)
+
+    async def main() -> tuple[list[int], Any, Any]:
+        with SetWorkflowID("reader-1"):
+            first = await reader(source.workflow_id)
+        third = await DBOS.read_stream_offset_async(source.workflow_id, "s", 2, timeout_seconds=10)
+        with pytest.raises(Exception) as info:
+            await DBOS.read_stream_offset_async(source.workflow_id, "s", 7, timeout_seconds=10)
+        return first, third, info.value
+
+    first, third, past_end = asyncio.run(main())
+    assert first == [0, 1, 2] and third == 2
+    assert type(past_end).__name__ == "DBOSStreamTimeoutError"
+    rows = query(pg_url, schema, "SELECT function_name FROM operation_outputs WHERE workflow_uuid = "
+                 "'reader-1' ORDER BY function_id")
+    assert [r["function_name"] for r in rows] == ["DBOS.readStream"] * 4  # 3 values and the end
+    # As after a crash: the row PENDING again, its recorded reads replayed (the stream is gone).
+    query(pg_url, schema, "DELETE FROM streams WHERE workflow_uuid = %s", source.workflow_id)
+    query(pg_url, schema, "UPDATE workflow_status SET status = 'PENDING', output = NULL "
+          "WHERE workflow_uuid = 'reader-1'")
+    from dbos_workers.aio.runner import resume_context, run
+    from dbos_workers.db.records import ClaimedWorkflow
+
+    rt = DBOS._rt()
+    row = query(pg_url, schema, "SELECT workflow_uuid, name, class_name, config_name, inputs, queue_name, "
+                "recovery_attempts, max_recovery_attempts, workflow_deadline_epoch_ms, TRUE AS has_steps, "
+                "queue_partition_key, authenticated_user, authenticated_roles, assumed_role, owner_token "
+                "FROM workflow_status WHERE workflow_uuid = 'reader-1'")[0]
+    claimed = ClaimedWorkflow.of(row, row["owner_token"])
+
+    async def again() -> Any:
+        ctx = await resume_context(rt, claimed)
+        return await run(rt, ctx, rt.registry.workflows[claimed.name], (source.workflow_id,), {})
+
+    assert asyncio.run(again()) == [0, 1, 2]
