@@ -219,3 +219,39 @@ def test_sync_start_workflow_of_an_async_workflow_runs_on_the_process_loop(launc
     handle = DBOS.start_workflow(flow, 21)
     assert handle.get_result(timeout=30) == (42, "dbos-app-loop")
     assert handle.get_status().status == "SUCCESS"
+
+
+def test_async_datasource_transaction_in_an_async_workflow(launch: Any, pg_url: str, schema: str) -> None:
+    import sqlalchemy as sa
+
+    from dbos_workers.datasource import AsyncSQLAlchemyDatasource
+
+    ads = asyncio.run(AsyncSQLAlchemyDatasource.create(pg_url, schema=schema))
+    calls: list[int] = []
+
+    @ads.transaction()
+    async def add(order_id: int) -> int:
+        calls.append(order_id)
+        session = ads.sql_session()
+        await session.execute(sa.text(f'CREATE TABLE IF NOT EXISTS "{schema}".async_orders (id INT)'))
+        await session.execute(sa.text(f'INSERT INTO "{schema}".async_orders VALUES (:id)'), {"id": order_id})
+        return order_id * 2
+
+    @DBOS.workflow()
+    async def flow(order_id: int) -> int:
+        return await add(order_id) + await add(order_id + 1)
+
+    launch()
+    try:
+        with SetWorkflowID("async-tx"):
+            assert asyncio.run(flow(4)) == 18
+        with SetWorkflowID("async-tx"):
+            assert asyncio.run(flow(4)) == 18
+    finally:
+        ads.close()
+    assert calls == [4, 5]
+    assert query(pg_url, schema, "SELECT id FROM async_orders ORDER BY id") == [{"id": 4}, {"id": 5}]
+    names = [r["function_name"].rsplit(".", 1)[-1] for r in query(
+        pg_url, schema, "SELECT function_name FROM operation_outputs WHERE workflow_uuid = 'async-tx' "
+        "ORDER BY function_id")]
+    assert names == ["add", "add"]
