@@ -23,11 +23,11 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from ..aio.steps import check_cancelled, record_operation
 from ..context import StepContext, WorkflowContext, current_step, current_workflow, enter_step, exit_step
 from ..errors import DBOSConfigError
 from ..runtime import Runtime, current_runtime
 from ..serialization import Serializer
-from ..aio.steps import check_cancelled, record_operation
 from ..steps import replay
 from . import transaction as tx
 from .appdb import Failure, Recorded, classify, translate
