@@ -4,12 +4,14 @@ same statements, the same ledger) but run as tasks on the process's loop thread,
 
 The thread lane's claim takes rows of any name (an async one it claims goes to the loop);
 it claims no more than the async lane has room for, so the loop never holds more than its
-capacity. The async lane's own claim (`workflow_claim_named`) takes only async names, so a
-worker whose threads are busy still fills its loop."""
+capacity; while the loop is full, free threads claim rows of the other names only
+(`claim_for_threads`). The async lane's own claim (`workflow_claim_named`) takes only async
+names, so a worker whose threads are busy still fills its loop."""
 
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -17,6 +19,7 @@ from ..db.records import ClaimedWorkflow
 from ..registry import Registry, WorkflowInfo
 
 CLAIM_BATCH = 1000  # rows per claim statement of the async lane
+THREADS_RETRY_SEC = 0.5  # a full loop's sync-only claim that found nothing waits this long
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -36,6 +39,7 @@ class AsyncLane:
         self.rt, self.claimer, self.capacity, self.freed = rt, claimer, capacity, freed
         self._version = -1
         self._names: list[str] = []
+        self._threads_idle_until = 0.0
         claimer.cap = self.room  # the thread lane claims no more than the loop has room for
 
     def names(self) -> list[str]:
@@ -66,6 +70,26 @@ class AsyncLane:
         for row in rows:
             rt.inflight.claimed(row.workflow_id, row.queue_name, row.partition_key, on_loop=True)
             rt.log.debug("workflow_claimed", workflow_id=row.workflow_id, queue=row.queue_name, lane="async")
+        return rows
+
+    def claim_for_threads(self) -> list[ClaimedWorkflow]:
+        """While the loop is full, the thread lane (capped by the loop's room) would claim
+        nothing: claim rows of the other (sync) names for the free threads instead."""
+        names, claimer = self.names(), self.claimer
+        if not names or self.free() > 0 or time.monotonic() < self._threads_idle_until:
+            return []
+        held, executing = self.rt.inflight.counts()
+        n = min(claimer.capacity - held, claimer.limit() - executing, CLAIM_BATCH)
+        queues = claimer.plan.unlimited
+        if n <= 0 or not queues:
+            return []
+        rt = self.rt
+        rows = rt.db.workflows.claim_named(queues, n, names=names, include=False,
+                                           executor_id=rt.executor_id, owner_instance=rt.instance_id)
+        for row in rows:
+            rt.inflight.claimed(row.workflow_id, row.queue_name, row.partition_key)
+        if not rows:  # it walks past the loop's backlog: not again for a while
+            self._threads_idle_until = time.monotonic() + THREADS_RETRY_SEC
         return rows
 
     def dispatch(self, row: ClaimedWorkflow) -> bool:

@@ -164,7 +164,7 @@ class Executor(ThreadService):
             self.queues_due.clear()
             self._queues_at = time.monotonic()
             self.claimer.reload_queues()
-        rows = self.claimer.claim() + self.lane.claim()
+        rows = self.claimer.claim() + self.lane.claim() + self.lane.claim_for_threads()
         if self.parked_due.is_set() or time.monotonic() - self._parked_at > PARKED_POLL_SEC:
             self.parked_due.clear()
             self._parked_at = self._queues_at = time.monotonic()
@@ -205,7 +205,9 @@ class Executor(ThreadService):
 
     def _free(self) -> int:
         """Free slots of either lane (threads, loop)."""
-        return max(self.claimer.free(), self.lane.free())
+        held, executing = self.rt.inflight.counts()
+        threads = min(self.capacity - held, self.claimer.limit() - executing)
+        return max(threads, self.lane.free())
 
     # The claim loop ------------------------------------------------------------------------
     def _run(self) -> None:

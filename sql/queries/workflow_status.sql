@@ -456,15 +456,15 @@ SELECT pg_notify(%(channel)s || '_parked', wake_key('p:', name)) FROM moved;
 -- name: workflow_claim_named
 -- The async lane's claim (aio/lane.py): up to n runnable rows of unlimited queues whose
 -- workflow name is one of `names` (the async workflows this process runs), oldest first
--- within priority, in one committed statement. Rows of other names are skipped, never
--- parked: the thread lane (workflow_claim_batch) claims them.
+-- within priority, in one committed statement; with include = FALSE, rows whose name is
+-- NOT one of them (the thread lane while the loop is full). Rows skipped are never parked.
 WITH picked AS MATERIALIZED (
     SELECT c.workflow_uuid
     FROM unnest(%(queues)s::TEXT[]) AS q(name)
     CROSS JOIN LATERAL (
         SELECT workflow_uuid, priority, created_at FROM workflow_status
         WHERE status = 'ENQUEUED' AND NOT parked AND queue_name = q.name
-          AND name = ANY(%(names)s::TEXT[])
+          AND (name = ANY(%(names)s::TEXT[])) = %(include)s
         ORDER BY priority, created_at
         LIMIT %(n)s
         FOR UPDATE SKIP LOCKED

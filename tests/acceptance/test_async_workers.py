@@ -298,3 +298,27 @@ def test_cancel_from_another_process_wakes_a_waiting_async_workflow_and_preempts
     rows = query(pg_url, schema, "SELECT count(*) AS n FROM operation_outputs o JOIN workflow_status w "
                  "USING (workflow_uuid) WHERE w.name LIKE '%%stepping'")
     assert rows == [{"n": 0}]
+
+
+def test_sync_workflows_still_run_while_the_loop_is_full(launch: Launch, pg_url: str, schema: str) -> None:
+    """One queue, a worker whose loop holds 5: five async workflows fill it (waiting), then
+    sync workflows behind them on the same queue run on its threads all the same."""
+    mixed = Queue("acc_async_mixed")
+
+    @DBOS.workflow()
+    async def hog(i: int) -> Any:
+        return await DBOS.recv_async("go", timeout_seconds=120)
+
+    @DBOS.workflow()
+    def quick(i: int) -> int:
+        return i * 3
+
+    launch(worker_processes=1, worker_threads=4, worker_async_concurrency=5)
+    hogs = [mixed.enqueue(hog, i) for i in range(8)]
+    wait_until(lambda: sum(pending_by_executor(pg_url, schema, "%hog").values()) == 5, 30)
+    quicks = [mixed.enqueue(quick, i) for i in range(10)]
+    assert [h.get_result(timeout=60) for h in quicks] == [i * 3 for i in range(10)]
+    assert sum(pending_by_executor(pg_url, schema, "%hog").values()) == 5  # never over the loop's room
+    for h in hogs:
+        DBOS.send(h.workflow_id, h.workflow_id, "go")
+    assert [h.get_result(timeout=60) for h in hogs] == [h.workflow_id for h in hogs]
