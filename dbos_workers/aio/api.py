@@ -50,6 +50,12 @@ class AsyncAPI:
         return await starting.enqueue(cls._rt(), queue_name, info_of(func), call_args(func, args), kwargs)
 
     @classmethod
+    async def enqueue_workflow_with_options_async(cls, options: Any, *args: Any,
+                                                  **kwargs: Any) -> WorkflowHandleAsync[Any]:
+        """Enqueue a workflow by name (EnqueueOptions), awaited."""
+        return await starting.enqueue_with_options(cls._rt(), options, args, kwargs)
+
+    @classmethod
     async def retrieve_workflow_async(cls, workflow_id: str,
                                       existing_workflow: bool = True) -> WorkflowHandleAsync[Any]:
         rt = cls._rt()

@@ -29,8 +29,10 @@ from .wake import committed
 
 
 async def start(rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[str, Any],
-                placement: Placement) -> tuple[WorkflowHandleAsync[Any], WorkflowContext | None]:
-    """Insert (or find) the row; (handle, context to run it with here, or None)."""
+                placement: Placement, target: Target | None = None
+                ) -> tuple[WorkflowHandleAsync[Any], WorkflowContext | None]:
+    """Insert (or find) the row; (handle, context to run it with here, or None). With a
+    target (enqueue by name), args are the inputs as given."""
     if current_step() is not None:
         raise DBOSWorkersError("workflows cannot be started or enqueued from inside a step")
     opts = start_options()
@@ -40,8 +42,10 @@ async def start(rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: 
         await flush_pending(rt, parent)
     workflow_id, fid = _assign_id(rt, parent)
     started = rt.clock.now_ms()
-    target = Target(*target_names(meta_of(info.func), args))
-    stored = args[1:] if target.class_name is not None else args
+    stored = args
+    if target is None:
+        target = Target(*target_names(meta_of(info.func), args))
+        stored = args[1:] if target.class_name is not None else args
     new = new_row(rt, info, workflow_id, rt.serializer.serialize({"args": stored, "kwargs": kwargs}),
                   placement, parent, target)
     try:
@@ -111,4 +115,29 @@ async def enqueue(rt: Runtime, queue_name: str, info: WorkflowInfo, args: tuple[
         raise DBOSQueueConfigError(f"queue {queue_name!r} is partitioned: enqueue with "
                                    "SetEnqueueOptions(queue_partition_key=...)")
     handle, _ = await start(rt, info, args, kwargs, Placement("queue", queue_name))
+    return handle
+
+
+async def enqueue_with_options(rt: Runtime, options: Any, args: tuple[Any, ...],
+                               kwargs: dict[str, Any]) -> WorkflowHandleAsync[Any]:
+    """enqueue_options.enqueue_with_options, awaited: enqueue by name (not checked against
+    this process's registry)."""
+    from dataclasses import replace
+
+    from ..context import _options, consume_workflow_id
+    from ..enqueue_options import _changes, _identity, _not_here, validate
+    from ..registry import DEFAULT_MAX_RECOVERY_ATTEMPTS
+
+    validate(options)
+    name, queue = options["workflow_name"], options["queue_name"]
+    info = rt.registry.workflows.get(name) or WorkflowInfo(name, _not_here, DEFAULT_MAX_RECOVERY_ATTEMPTS, "")
+    target = Target(options.get("class_name"), options.get("instance_name"))
+    token = _options.set(replace(start_options(), **_changes(options)))
+    try:
+        with _identity(options):
+            handle, _ = await start(rt, info, tuple(args), dict(kwargs), Placement("queue", queue), target)
+    finally:
+        _options.reset(token)
+        if options.get("workflow_id") is None:
+            consume_workflow_id()
     return handle

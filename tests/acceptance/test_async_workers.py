@@ -243,12 +243,14 @@ def test_enqueue_async_twins_and_an_enqueued_async_step(launch: Launch, pg_url: 
     async def main() -> list[Any]:
         handles = [await jobs.enqueue_async(flow, 1),
                    await DBOS.enqueue_workflow_async("acc_async_enqueue", flow, 2),
-                   await jobs.enqueue_async(lone, 3)]
+                   await jobs.enqueue_async(lone, 3),
+                   await DBOS.enqueue_workflow_with_options_async(
+                       {"queue_name": "acc_async_enqueue", "workflow_name": flow.__qualname__}, 5)]
         return [await h.get_result(timeout=30) for h in handles]
 
-    assert asyncio.run(main()) == [(2, worker), (4, worker), (4, "dbos-worker-loop")]
+    assert asyncio.run(main()) == [(2, worker), (4, worker), (4, "dbos-worker-loop"), (10, worker)]
     rows = query(pg_url, schema, "SELECT name, status, executor_id FROM workflow_status ORDER BY created_at")
-    assert [r["status"] for r in rows] == ["SUCCESS"] * 3
+    assert [r["status"] for r in rows] == ["SUCCESS"] * 4
     assert rows[2]["name"].startswith("<temp>.")
     assert {r["executor_id"].rsplit("/", 1)[1] for r in rows} == {"0"}
 
