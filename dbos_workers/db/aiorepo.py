@@ -1,34 +1,42 @@
 """The async twin of the repository seam: the same named queries over psycopg's
-AsyncConnectionPool, the same error translation and connection-loss retry (awaited, never
-blocking the loop). One pool per event loop: a pool's connections and tasks belong to the
-loop that opened it (the worker's loop thread, or the caller's loop for direct calls)."""
+AsyncConnection, the same error translation and connection-loss retry (awaited, never
+blocking the loop).
+
+One small pool per event loop (`LoopPool`): connections belong to the loop that opened them
+(the worker's loop thread, or the caller's loop for direct calls). It runs no background
+task: psycopg_pool's AsyncConnectionPool keeps a scheduler task whose `wait_for` can swallow
+the cancellation that `asyncio.run` sends at loop teardown (Python 3.11), which then waits
+for it forever (seen under load); a pool without tasks leaves nothing to cancel."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import psycopg
-import psycopg_pool
 import structlog
 from psycopg import errors as pg_errors
+from psycopg import pq
 from psycopg.rows import dict_row
 
 from ..errors import DBOSNotLaunchedError
 from .repository import _RETRYABLE, Backoff, RollbackSignal, compose, mask_url, translate
 
 Row = dict[str, Any]
+Conn = psycopg.AsyncConnection[Row]
 T = TypeVar("T")
 log = structlog.get_logger("dbos_workers.db.aio")
+CONNECT_TIMEOUT_SEC = 10
 
 
 class AsyncTx:
     """Named-query runner bound to one async connection (inside a transaction)."""
 
-    def __init__(self, conn: psycopg.AsyncConnection[Row], queries: dict[str, bytes]) -> None:
+    def __init__(self, conn: Conn, queries: dict[str, bytes]) -> None:
         self._conn, self._queries = conn, queries
 
     async def one(self, name: str, /, **params: Any) -> Row | None:
@@ -40,8 +48,51 @@ class AsyncTx:
         return await cur.fetchall()
 
 
+class LoopPool:
+    """Up to max_size connections of one loop: idle ones are reused, a broken one is
+    dropped, and a caller waits (on the loop) for a free one."""
+
+    def __init__(self, connect: Callable[[], Awaitable[Conn]], max_size: int) -> None:
+        self._connect, self._slots = connect, asyncio.Semaphore(max_size)
+        self.idle: list[Conn] = []
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[Conn]:
+        async with self._slots:
+            conn = self.idle.pop() if self.idle else await self._connect()
+            broken = True
+            try:
+                yield conn
+                broken = False
+            except Exception as exc:  # a query's own error leaves the connection usable
+                broken = isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+                raise
+            finally:  # (cancelled mid-query: not idle, dropped)
+                if broken or conn.closed or conn.info.transaction_status != pq.TransactionStatus.IDLE:
+                    await _discard(conn)
+                else:
+                    self.idle.append(conn)
+
+    async def close(self) -> None:
+        idle, self.idle = self.idle, []
+        for conn in idle:
+            await _discard(conn)
+
+    def abandon(self) -> None:
+        """Its loop has ended: close the idle connections' sockets without it."""
+        idle, self.idle = self.idle, []
+        for conn in idle:
+            with contextlib.suppress(Exception):
+                conn.pgconn.finish()
+
+
+async def _discard(conn: Conn) -> None:
+    with contextlib.suppress(Exception):
+        await conn.close()
+
+
 class AsyncRepository:
-    """Runs named queries on this loop's AsyncConnectionPool (made on first use)."""
+    """Runs named queries on this loop's pool (made on first use)."""
 
     def __init__(self, conninfo: str, *, schema: str, queries: dict[str, bytes], pool_size: int,
                  app_name: str, retry_total_sec: float = 60.0) -> None:
@@ -49,48 +100,41 @@ class AsyncRepository:
         self.app_name, self.retry_total_sec = app_name, retry_total_sec
         self._queries = queries
         self._search_path = compose("SET search_path TO {schema}", schema=schema)
-        self._pools: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, psycopg_pool.AsyncConnectionPool[psycopg.AsyncConnection[Row]]
-        ] = weakref.WeakKeyDictionary()
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopPool] = \
+            weakref.WeakKeyDictionary()
         self.closed = False
 
-    async def _configure(self, conn: psycopg.AsyncConnection[Row]) -> None:
-        await conn.execute(self._search_path)
-        await conn.execute(self._queries["session_generic_plans"])
-        await conn.execute(self._queries["session_no_jit"])
+    async def _open(self) -> Conn:
+        conn = await psycopg.AsyncConnection.connect(
+            self.conninfo, autocommit=True, row_factory=dict_row, application_name=self.app_name,
+            connect_timeout=CONNECT_TIMEOUT_SEC)
+        try:
+            await conn.execute(self._search_path)
+            await conn.execute(self._queries["session_generic_plans"])
+            await conn.execute(self._queries["session_no_jit"])
+        except BaseException:
+            await _discard(conn)
+            raise
+        return conn
 
-    async def _pool(self) -> psycopg_pool.AsyncConnectionPool[psycopg.AsyncConnection[Row]]:
+    def _pool(self) -> LoopPool:
         if self.closed:
             raise DBOSNotLaunchedError("DBOS was destroyed: its connection pools are closed")
         loop = asyncio.get_running_loop()
         pool = self._pools.get(loop)
         if pool is None:
-            self._forget_closed_loops()
-            pool = psycopg_pool.AsyncConnectionPool(
-                self.conninfo, min_size=1, max_size=self.pool_size, open=False, timeout=10.0,
-                kwargs={"autocommit": True, "row_factory": dict_row, "application_name": self.app_name},
-                configure=self._configure, name=f"dbos_workers-async-{self.schema}")
-            self._pools[loop] = pool
-            await pool.open(wait=False)
+            for ended in [lp for lp in list(self._pools) if lp.is_closed()]:
+                self._pools.pop(ended).abandon()
+            pool = self._pools[loop] = LoopPool(self._open, self.pool_size)
         return pool
-
-    def _forget_closed_loops(self) -> None:
-        """Pools of loops that have ended (asyncio.run returned) can no longer be closed by
-        their loop: drop them and close their idle connections' sockets here."""
-        for loop in [lp for lp in list(self._pools) if lp.is_closed()]:
-            pool = self._pools.pop(loop, None)
-            for conn in list(getattr(pool, "_pool", ())):
-                with contextlib.suppress(Exception):
-                    conn.pgconn.finish()
 
     async def call(self, fn: Callable[[AsyncTx], Awaitable[T]], *, transaction: bool = False,
                    retry: bool = True) -> T:
-        """Run fn(tx) on a pooled connection of this loop; retry connection failures."""
+        """Run fn(tx) on a connection of this loop; retry connection failures."""
         backoff = Backoff(total=self.retry_total_sec)
         while True:
             try:
-                pool = await self._pool()
-                async with pool.connection() as conn:
+                async with self._pool().connection() as conn:
                     tx = AsyncTx(conn, self._queries)
                     if not transaction:
                         return await fn(tx)
@@ -99,12 +143,10 @@ class AsyncRepository:
                             return await fn(tx)
                     except RollbackSignal as signal:
                         return signal.value  # type: ignore[no-any-return]
-            except psycopg_pool.PoolClosed:
-                raise DBOSNotLaunchedError("DBOS was destroyed: its connection pools are closed") from None
             except _RETRYABLE as exc:
                 if isinstance(exc, psycopg.OperationalError) and not isinstance(
                         exc, pg_errors.DeadlockDetected | pg_errors.SerializationFailure):
-                    await self._discard_broken()
+                    await self._discard_idle()
                 delay = backoff.delay
                 if not retry or not _advance(backoff):
                     raise translate(exc) from None
@@ -113,12 +155,12 @@ class AsyncRepository:
             except psycopg.Error as exc:
                 raise translate(exc) from None
 
-    async def _discard_broken(self) -> None:
-        """After a connection error, check this loop's idle connections now (server restart)."""
+    async def _discard_idle(self) -> None:
+        """After a connection error the loop's idle connections are likely dead too (server
+        restart, network cut): drop them instead of failing on each in turn."""
         pool = self._pools.get(asyncio.get_running_loop())
         if pool is not None:
-            with contextlib.suppress(Exception):
-                await pool.check()
+            await pool.close()
 
     async def one(self, name: str, /, **params: Any) -> Row | None:
         return await self.call(lambda tx: tx.one(name, **params))
@@ -127,21 +169,21 @@ class AsyncRepository:
         return await self.call(lambda tx: tx.all(name, **params))
 
     async def close_here(self) -> None:
-        """Close this loop's pool (the loop thread at shutdown)."""
+        """Close this loop's connections (the loop thread at shutdown)."""
         pool = self._pools.pop(asyncio.get_running_loop(), None)
         if pool is not None:
-            await pool.close(timeout=5.0)
+            await pool.close()
 
     def close(self) -> None:
-        """No new pools; a pool of a loop still alive is closed by that loop (close_here),
-        the others' connections go with their loops."""
+        """No new connections; those of loops that ended are closed here, those of a loop
+        still alive go with that loop (or close_here)."""
         self.closed = True
+        for ended in [lp for lp in list(self._pools) if lp.is_closed()]:
+            self._pools.pop(ended).abandon()
 
 
 def _advance(backoff: Backoff) -> bool:
     """Backoff.wait without its sleep (the caller awaits asyncio.sleep instead)."""
-    import time
-
     if time.monotonic() + backoff.delay > backoff.deadline:
         return False
     backoff.delay = min(backoff.cap, backoff.delay * 2)
