@@ -20,8 +20,7 @@ import threading
 import time
 from typing import Any
 
-from ..aio.lane import AsyncLane
-from ..aio.lane import runs_on_loop as _on_loop
+from ..aio.lane import AsyncLane, runs_on_loop
 from ..classes import bound_args
 from ..context import WorkflowContext
 from ..db.listener import wake_key
@@ -46,7 +45,7 @@ def run_claimed(rt: Runtime, claimed: ClaimedWorkflow, on_durable: Then | None =
     """Run a claimed or recovered row to its outcome in this thread, replaying its steps.
     The ledger releases it when its outcome is durable: at once here without on_durable;
     with on_durable, once the group commit wrote it (then on_durable runs)."""
-    if lane_of(rt, claimed):  # an async workflow (recovered at launch): a task on the loop
+    if runs_on_loop(rt.registry, claimed.name):  # async (recovered at launch): a task on the loop
         from ..aio.runner import run_claimed as run_on_loop
 
         rt.aio.loop.submit(run_on_loop(rt, claimed, lambda: on_durable and on_durable(None)))
@@ -95,10 +94,6 @@ def _prepare(rt: Runtime, claimed: ClaimedWorkflow) -> tuple[WorkflowInfo, tuple
         rt.log.warning("workflow_instance_unknown_parked", workflow_id=claimed.workflow_id,
                        error=exc.message, hint="it runs in a process that registers the instance")
         return None
-
-
-def lane_of(rt: Runtime, claimed: ClaimedWorkflow) -> bool:
-    return _on_loop(rt.registry, claimed.name)
 
 
 class Executor(ThreadService):
