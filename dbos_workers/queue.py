@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from . import queue_limits
+from .aio.queues import AsyncQueueAPI
 from .db.records import QueueSettings
 from .errors import DBOSQueueConfigError, DBOSWorkersError
 from .registry import GLOBAL_REGISTRY, INTERNAL_QUEUE, info_of
@@ -27,7 +28,7 @@ def _limiter(limit: int | None, period: float | None) -> QueueRateLimit | None:
     return None if limit is None or period is None else {"limit": limit, "period": period}
 
 
-class Queue:
+class Queue(AsyncQueueAPI):
     """A named queue of workflows run by the worker pool."""
 
     def __init__(self, name: str, concurrency: int | None = None,

@@ -19,7 +19,7 @@ from ..runtime import Runtime
 from ..status import WorkflowStatus, status_from_row
 from ..workflow import Placement
 from ..workflow import run_detached as run_sync_detached
-from . import comms, runner, starting, steps, streams, waits
+from . import comms, queues, runner, starting, steps, streams, waits
 from .handle import WorkflowHandleAsync
 from .lane import is_async
 
@@ -160,6 +160,27 @@ class AsyncAPI:
                                polling_interval_sec: float = BACKSTOP_SEC) -> WorkflowHandleAsync[Any]:
         return await comms.wait_first(cls._rt(), handles, polling_interval_sec=polling_interval_sec)
 
+    # Queues --------------------------------------------------------------------------------
+    @classmethod
+    async def register_queue_async(cls, name: str, *, on_conflict: str = "update_if_latest_version",
+                                   **limits: Any) -> Any:
+        """DBOS.register_queue, awaited (the same keyword arguments)."""
+        from ..runtime import process_runtime
+
+        return await queues.register(process_runtime(), name, on_conflict, **limits)
+
+    @classmethod
+    async def retrieve_queue_async(cls, name: str) -> Any:
+        return await queues.retrieve(cls._rt(), name)
+
+    @classmethod
+    async def list_queues_async(cls, *, application_name: str | list[str] | None = None) -> list[Any]:
+        return await queues.list_all(cls._rt(), application_name)
+
+    @classmethod
+    async def delete_queue_async(cls, name: str) -> None:
+        await queues.delete(cls._rt(), name)
+
     # Management ----------------------------------------------------------------------------
     @classmethod
     async def cancel_workflow_async(cls, workflow_id: str) -> None:
@@ -222,7 +243,8 @@ class AsyncAPI:
 SYNC_TWINS = ("run_step", "retrieve_workflow", "get_workflow_status", "get_result", "send", "recv",
               "set_event", "get_event", "sleep", "cancel_workflow", "resume_workflow", "list_workflows",
               "list_queued_workflows", "list_workflow_steps", "send_bulk", "get_all_events",
-              "read_stream", "read_stream_offset", "wait_first", "write_stream", "close_stream")
+              "read_stream", "read_stream_offset", "wait_first", "write_stream", "close_stream",
+              "register_queue", "retrieve_queue", "list_queues", "delete_queue")
 
 
 def check_async(fn: str) -> None:

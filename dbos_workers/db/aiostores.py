@@ -12,7 +12,17 @@ from ..clock import Clock
 from ..errors import DuplicateKeyError
 from .aiorepo import AsyncRepository, AsyncTx
 from .messages import Received
-from .records import Checkpoint, Inserted, NewWorkflow, Outcome, Ownership, StepRecord, WorkflowRecord
+from .records import (
+    QUEUE_FIELDS,
+    Checkpoint,
+    Inserted,
+    NewWorkflow,
+    Outcome,
+    Ownership,
+    QueueSettings,
+    StepRecord,
+    WorkflowRecord,
+)
 from .repository import RollbackSignal
 from .streams import _OFFSET_RETRIES, StreamSlice, StreamWrite
 
@@ -130,6 +140,35 @@ class AsyncSystemDatabase:
 
     async def events(self, workflow_id: str) -> dict[str, str]:
         return {r["key"]: r["value"] for r in await self.repo.all("event_list", workflow_id=workflow_id)}
+
+    # queues --------------------------------------------------------------------------------
+    async def queue_get(self, name: str) -> QueueSettings | None:
+        row = await self.repo.one("queue_get", name=name)
+        return None if row is None else QueueSettings.of(row)
+
+    async def queue_find(self, application_names: list[str]) -> list[QueueSettings]:
+        return [QueueSettings.of(r) for r in await self.repo.all("queue_list",
+                                                                 application_names=application_names)]
+
+    async def queue_update(self, q: QueueSettings) -> bool:
+        params = {f: getattr(q, f) for f in QUEUE_FIELDS if f not in (
+            "priority_enabled", "application_name", "database_backed")}
+        return bool(await self.repo.all("queue_update", **params, now_ms=self.now_ms(),
+                                        channel=self.channel))
+
+    async def queue_upsert(self, q: QueueSettings, *, update_existing: bool) -> tuple[bool, str | None]:
+        row = await self.repo.one("queue_upsert", **{f: getattr(q, f) for f in QUEUE_FIELDS},
+                                  update_existing=update_existing, now_ms=self.now_ms(),
+                                  channel=self.channel)
+        assert row is not None
+        return bool(row["inserted"]), row["owner"]
+
+    async def app_version_latest(self, application_name: str) -> str | None:
+        row = await self.repo.one("app_version_latest", application_name=application_name)
+        return None if row is None else str(row["version"])
+
+    async def queue_delete(self, name: str) -> None:
+        await self.repo.all("queue_delete", name=name, channel=self.channel)
 
     # streams -------------------------------------------------------------------------------
     async def stream_write(self, w: StreamWrite) -> Ownership | None:

@@ -255,3 +255,30 @@ def test_async_datasource_transaction_in_an_async_workflow(launch: Any, pg_url: 
         pg_url, schema, "SELECT function_name FROM operation_outputs WHERE workflow_uuid = 'async-tx' "
         "ORDER BY function_id")]
     assert names == ["add", "add"]
+
+
+def test_queue_twins(launch: Any, pg_url: str, schema: str) -> None:
+    launch()
+
+    async def main() -> tuple[Any, ...]:
+        q = await DBOS.register_queue_async("aq", worker_concurrency=3, polling_interval_sec=0.5)
+        before = (await q.get_worker_concurrency_async(), await q.get_concurrency_async(),
+                  await q.get_polling_interval_sec_async())
+        await q.set_global_concurrency_async(7)
+        await q.set_limiter_async({"limit": 5, "period": 2.0})
+        with pytest.raises(ValueError):
+            await q.set_worker_concurrency_async(-1)
+        again = await DBOS.retrieve_queue_async("aq")
+        assert again is not None
+        after = (await again.get_concurrency_async(), await again.get_limiter_async())
+        names = [x.name for x in await DBOS.list_queues_async()]
+        with pytest.raises(RuntimeError, match="register_queue_async"):
+            DBOS.register_queue("nope")
+        await DBOS.delete_queue_async("aq")
+        return before, after, names, await DBOS.retrieve_queue_async("aq")
+
+    before, after, names, gone = asyncio.run(main())
+    assert before == (3, None, 0.5)
+    assert after == (7, {"limit": 5, "period": 2.0})
+    assert "aq" in names and gone is None
+    assert query(pg_url, schema, "SELECT count(*) AS n FROM queues WHERE name = 'aq'") == [{"n": 0}]
