@@ -35,9 +35,12 @@ class LoopThread:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._lock = threading.Lock()
+        self._closed = False
 
     def ensure(self) -> asyncio.AbstractEventLoop:
         with self._lock:
+            if self._closed:
+                raise RuntimeError(f"{self.name}: cannot submit after shutdown")
             if self.loop is None or self._pid != os.getpid():
                 ready = threading.Event()
                 loop = asyncio.new_event_loop()
@@ -68,6 +71,8 @@ class LoopThread:
 
     def stop(self, timeout: float, last: Coroutine[Any, Any, Any]) -> bool:
         """Cancel the loop's tasks, run `last` on it, stop it and join the thread."""
+        with self._lock:
+            self._closed = True
         loop, thread = self.loop, self._thread
         if loop is None or thread is None or not self.started:
             last.close()
