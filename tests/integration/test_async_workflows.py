@@ -282,3 +282,35 @@ def test_queue_twins(launch: Any, pg_url: str, schema: str) -> None:
     assert after == (7, {"limit": 5, "period": 2.0})
     assert "aq" in names and gone is None
     assert query(pg_url, schema, "SELECT count(*) AS n FROM queues WHERE name = 'aq'") == [{"n": 0}]
+
+
+def test_workflow_timeout_cancels_an_async_workflow_at_its_next_operation(launch: Any, pg_url: str,
+                                                                          schema: str) -> None:
+    from dbos_workers import SetWorkflowTimeout
+
+    ticks: list[int] = []
+
+    @DBOS.step()
+    async def tick(k: int) -> int:
+        ticks.append(k)
+        await asyncio.sleep(0.05)
+        return k
+
+    @DBOS.workflow()
+    async def forever() -> None:
+        for k in range(10_000):
+            await tick(k)
+
+    launch()
+
+    async def main() -> str:
+        with SetWorkflowTimeout(0.5):
+            handle = await DBOS.start_workflow_async(forever)
+        with pytest.raises(DBOSAwaitedWorkflowCancelledError):
+            await handle.get_result(timeout=30)
+        return handle.workflow_id
+
+    wid = asyncio.run(main())
+    assert 1 <= len(ticks) < 500
+    assert query(pg_url, schema, "SELECT status FROM workflow_status WHERE workflow_uuid = %s",
+                 wid) == [{"status": "CANCELLED"}]
