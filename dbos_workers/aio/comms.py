@@ -68,8 +68,8 @@ async def write_stream(rt: Runtime, api: str, name: str, key: str, body: str | N
         ensure_owner(ctx, await rt.aio.db.stream_write(StreamWrite(
             ctx.workflow_id, ctx.owner_token, key, body, serialization, step.step_id)))
         return
+    fid = ctx.next_function_id()  # before any await (call order)
     await check_cancelled(rt, ctx)
-    fid = ctx.next_function_id()
     done, _ = replay(rt, ctx, fid, name)
     if done:
         return

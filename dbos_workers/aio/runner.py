@@ -148,26 +148,33 @@ async def invoke(rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs:
     from .waits import wait_outcome
 
     parent = current_workflow() if current_step() is None else None
+    reserved: list[int] = []  # the "DBOS.getResult" id, drawn with the start's (call order)
+
+    def reserve() -> None:
+        if parent is not None:
+            reserved.append(parent.next_function_id())
+
     with auth.assuming(auth.check_roles(meta_of(info.func), info.name)):
-        handle, ctx = await starting.start(rt, info, args, kwargs, Placement("inline"))
+        handle, ctx = await starting.start(rt, info, args, kwargs, Placement("inline"), after_id=reserve)
     started = rt.clock.now_ms()
+    fid = reserved[0] if reserved else None
     try:
         if ctx is None:
             result = await wait_outcome(rt, handle.workflow_id)
         else:
             result = await run(rt, ctx, info, args, kwargs)
     except Exception as exc:
-        await _record_get_result(rt, parent, handle.workflow_id, started, None, exc)
+        await _record_get_result(rt, parent, fid, handle.workflow_id, started, None, exc)
         raise
-    await _record_get_result(rt, parent, handle.workflow_id, started, result, None)
+    await _record_get_result(rt, parent, fid, handle.workflow_id, started, result, None)
     return result
 
 
-async def _record_get_result(rt: Runtime, parent: WorkflowContext | None, child_id: str,
-                             started_ms: int, result: Any, error: Exception | None) -> None:
-    if parent is None:
+async def _record_get_result(rt: Runtime, parent: WorkflowContext | None, fid: int | None,
+                             child_id: str, started_ms: int, result: Any,
+                             error: Exception | None) -> None:
+    if parent is None or fid is None:
         return
-    fid = parent.next_function_id()
     if fid in parent.recorded:
         return
     output = None if error is not None else rt.serializer.serialize(result)

@@ -4,6 +4,7 @@ enqueue group commit, awaited."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .. import auth
@@ -29,18 +30,23 @@ from .wake import committed
 
 
 async def start(rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[str, Any],
-                placement: Placement, target: Target | None = None
+                placement: Placement, target: Target | None = None,
+                after_id: Callable[[], None] | None = None
                 ) -> tuple[WorkflowHandleAsync[Any], WorkflowContext | None]:
     """Insert (or find) the row; (handle, context to run it with here, or None). With a
-    target (enqueue by name), args are the inputs as given."""
+    target (enqueue by name), args are the inputs as given. The id (and in a workflow, the
+    operation's function id) is drawn before anything is awaited, so concurrent starts in a
+    workflow (gather) number their operations in call order; after_id runs right then."""
     if current_step() is not None:
         raise DBOSWorkersError("workflows cannot be started or enqueued from inside a step")
     opts = start_options()
     sync_starting.validate(opts, placement.mode == "queue")
     parent = current_workflow()
-    if parent is not None:
-        await flush_pending(rt, parent)
     workflow_id, fid = _assign_id(rt, parent)
+    if after_id is not None:
+        after_id()
+    if parent is not None:
+        await flush_pending(rt, parent)  # the parent's last step is durable before its child exists
     started = rt.clock.now_ms()
     stored = args
     if target is None:

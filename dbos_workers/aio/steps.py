@@ -56,6 +56,8 @@ async def record_operation(rt: Runtime, ctx: WorkflowContext, fid: int, name: st
     checkpoint = Checkpoint(ctx.workflow_id, ctx.owner_token, fid, name, output, error,
                             child_workflow_id, started_at_ms, completed_at_ms)
     if defer:
+        while ctx.pending is not None:  # a concurrent step (gather) deferred its own meanwhile
+            await flush_pending(rt, ctx)
         ctx.pending = checkpoint
     else:
         ensure_owner(ctx, await committed(rt.writers.checkpoints, checkpoint))
@@ -71,8 +73,8 @@ async def operation(rt: Runtime, name: str, compute: Compute, *,
     ctx = current_workflow()
     if ctx is None or current_step() is not None:
         return await compute(None, 0)
+    fid = ctx.next_function_id()  # before any await: concurrent operations get ids in call order
     await check_cancelled(rt, ctx)
-    fid = ctx.next_function_id()
     done, value = replay(rt, ctx, fid, name)
     if done:
         return value
@@ -94,9 +96,9 @@ async def run_step(rt: Runtime, opts: StepOptions, func: Callable[..., Any], arg
     ctx = current_workflow()
     if ctx is None or current_step() is not None:
         return await _run_body(func, args, kwargs)
-    await check_cancelled(rt, ctx)
-    if fid is None:
+    if fid is None:  # before any await: concurrent steps (gather) get ids in call order
         fid = ctx.next_function_id()
+    await check_cancelled(rt, ctx)
     done, value = replay(rt, ctx, fid, opts.name)
     if done:
         return value
@@ -200,8 +202,8 @@ async def durable_sleep(rt: Runtime, seconds: float) -> None:
         return
     if seconds <= 0:
         return
-    await check_cancelled(rt, ctx)
     fid = ctx.next_function_id()
+    await check_cancelled(rt, ctx)
     remaining = await durable_timeout(rt, ctx, fid, seconds, ends_at_wake=True)
     if remaining > 0 and await cancellable_sleep(ctx, remaining):
         raise DBOSWorkflowCancelledError(ctx.workflow_id)

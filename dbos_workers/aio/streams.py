@@ -53,8 +53,8 @@ class AsyncStreamReader:
 
     async def _next_recorded(self, ctx: WorkflowContext) -> Any:
         rt, name = self.rt, self.function_name
+        fid = ctx.next_function_id()  # before any await (call order)
         await check_cancelled(rt, ctx)
-        fid = ctx.next_function_id()
         done, value = replay(rt, ctx, fid, name)
         if done:
             if isinstance(value, str) and value == STREAM_CLOSED:

@@ -96,8 +96,8 @@ async def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
     ctx = current_workflow()
     if ctx is None or current_step() is not None:
         raise DBOSWorkersError("DBOS.recv must be called from a workflow (not a step)")
+    fid, timeout_fid = ctx.next_function_id(), ctx.next_function_id()  # before any await (call order)
     await check_cancelled(rt, ctx)
-    fid, timeout_fid = ctx.next_function_id(), ctx.next_function_id()
     done, value = replay(rt, ctx, fid, "DBOS.recv")
     if done:
         return value
@@ -145,8 +145,8 @@ async def get_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: fl
     ctx = current_workflow()
     if ctx is None or current_step() is not None:
         return await _wait_event(rt, workflow_id, key, timeout_seconds)
+    fid, timeout_fid = ctx.next_function_id(), ctx.next_function_id()  # before any await (call order)
     await check_cancelled(rt, ctx)
-    fid, timeout_fid = ctx.next_function_id(), ctx.next_function_id()
     done, value = replay(rt, ctx, fid, "DBOS.getEvent")
     if done:
         return value

@@ -73,7 +73,7 @@ def test_recorded_steps_are_not_rerun_when_a_pending_workflow_runs_again(
 
     launch()
     asyncio.run(flow())
-    assert runs == [1, 2]
+    assert sorted(runs) == [1, 2]  # each child ran once: the replay awaited their outcomes
     wid = query(pg_url, schema, "SELECT workflow_uuid FROM workflow_status")[0]["workflow_uuid"]
     # As after a crash after step 1: step 2's record gone, the row PENDING again.
     query(pg_url, schema, "DELETE FROM operation_outputs WHERE workflow_uuid = %s AND function_id = 2", wid)
@@ -314,3 +314,61 @@ def test_workflow_timeout_cancels_an_async_workflow_at_its_next_operation(launch
     assert 1 <= len(ticks) < 500
     assert query(pg_url, schema, "SELECT status FROM workflow_status WHERE workflow_uuid = %s",
                  wid) == [{"status": "CANCELLED"}]
+
+
+def test_concurrent_steps_get_ids_in_call_order_and_all_checkpoints_land(launch: Any, pg_url: str,
+                                                                        schema: str) -> None:
+    """asyncio.gather of steps: each step's id is drawn when it is called (the order a replay
+    draws them in), whatever each one awaits first; every step's checkpoint is written."""
+
+    @DBOS.step()
+    async def s(k: int) -> int:
+        await asyncio.sleep(0.01 * (5 - k % 5))
+        return k
+
+    runs: list[int] = []
+
+    @DBOS.workflow()
+    async def child(k: int) -> int:
+        runs.append(k)
+        await asyncio.sleep(0.01 * (3 - k))
+        return k * 100
+
+    @DBOS.workflow()
+    async def fan() -> list[int]:
+        first = await s(0)  # its checkpoint is deferred: the next step writes it first
+        rest = await asyncio.gather(*(s(k) for k in range(1, 9)))
+        kids = await asyncio.gather(child(1), child(2))
+        return [first, *rest, *kids]
+
+    launch()
+    with SetWorkflowID("fan-1"):
+        assert asyncio.run(fan()) == [*range(9), 100, 200]
+    rt = DBOS._rt()
+    rows = query(pg_url, schema, "SELECT function_id, function_name, output, child_workflow_id FROM "
+                 "operation_outputs WHERE workflow_uuid = 'fan-1' ORDER BY function_id")
+    assert [(r["function_id"], rt.serializer.deserialize(r["output"])) for r in rows[:9]] == [
+        (k + 1, k) for k in range(9)]
+    # child(1) start = 10, its getResult = 11, child(2) start = 12, its getResult = 13
+    assert [(r["function_id"], r["function_name"].split(".<locals>.")[-1], r["child_workflow_id"])
+            for r in rows[9:]][::2] == [(10, "child", "fan-1-10"), (12, "child", "fan-1-12")]
+    assert [(r["function_id"], r["function_name"]) for r in rows[9:]][1::2] == [
+        (11, "DBOS.getResult"), (13, "DBOS.getResult")]
+    # As after a crash: PENDING again; the replay draws the same ids (else DBOSUnexpectedStepError)
+    query(pg_url, schema, "UPDATE workflow_status SET status = 'PENDING', output = NULL "
+          "WHERE workflow_uuid = 'fan-1'")
+    from dbos_workers.aio.runner import resume_context, run
+    from dbos_workers.db.records import ClaimedWorkflow
+
+    row = query(pg_url, schema, "SELECT workflow_uuid, name, class_name, config_name, inputs, queue_name, "
+                "recovery_attempts, max_recovery_attempts, workflow_deadline_epoch_ms, TRUE AS has_steps, "
+                "queue_partition_key, authenticated_user, authenticated_roles, assumed_role, owner_token "
+                "FROM workflow_status WHERE workflow_uuid = 'fan-1'")[0]
+    claimed = ClaimedWorkflow.of(row, row["owner_token"])
+
+    async def again() -> Any:
+        ctx = await resume_context(rt, claimed)
+        return await run(rt, ctx, rt.registry.workflows[claimed.name], (), {})
+
+    assert asyncio.run(again()) == [*range(9), 100, 200]
+    assert sorted(runs) == [1, 2]  # each child ran once: the replay awaited their outcomes
