@@ -20,8 +20,9 @@ PEER_SCRIPTS = {
 }
 # Job queues have no step checkpoints: their "workflow" is one job (kinds 0 and cpu only).
 # tx: one transaction on an application database (scenarios/transaction.py).
-KINDS = {"dbos-workers": ("0", "1", "3", "cpu", "tx"), "dbos": ("0", "1", "3", "cpu", "tx"),
-         "procrastinate": ("0", "cpu"), "pgqueuer": ("0", "cpu")}
+# async: an async workflow/job awaiting one 100 ms asyncio.sleep (scenarios/asyncio_burndown.py).
+KINDS = {"dbos-workers": ("0", "1", "3", "cpu", "tx", "async"), "dbos": ("0", "1", "3", "cpu", "tx"),
+         "procrastinate": ("0", "cpu", "async"), "pgqueuer": ("0", "cpu", "async")}
 MARK = "BENCH_RESULT "
 
 

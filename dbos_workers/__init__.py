@@ -14,6 +14,7 @@ if (_source_root / "supervisor" / "__init__.py").is_file() and not (
     __path__.append(str(_source_root))
 
 from . import errors as error  # noqa: E402
+from .aio.handle import WorkflowHandleAsync  # noqa: E402
 from .auth import DBOSContextEnsure, DBOSContextSetAuth  # noqa: E402
 from .bulk import EnqueueItem  # noqa: E402
 from .classes import DBOSConfiguredInstance  # noqa: E402
@@ -106,6 +107,7 @@ __all__ = [
     "StepReservation",
     "StepStatus",
     "WorkflowHandle",
+    "WorkflowHandleAsync",
     "WorkflowIDReusePolicy",
     "WorkflowSchedule",
     "WorkflowStatus",

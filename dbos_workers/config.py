@@ -31,6 +31,7 @@ class DBOSConfig(TypedDict, total=False):
     worker_processes: int | None
     worker_threads: int | None
     worker_db_pool_size: int | None
+    worker_async_concurrency: int | None  # async workflows per worker process (on its loop)
     worker_cpu_affinity: bool | str | None
     embedded_data_dir: str | None
     executor_lease_sec: float | None
@@ -102,6 +103,7 @@ class Settings:
     probe_port: int | None = None
     probe_host: str = "127.0.0.1"
     observability: Observability = Observability()
+    worker_async_concurrency: int = 10_000
 
     @property
     def channel(self) -> str:
@@ -259,6 +261,7 @@ def build_settings(config: Any) -> Settings:
         probe_port=None if cfg.get("probe_port") is None else _int(cfg, "probe_port", 0, 1),
         probe_host=_str(cfg, "probe_host") or "127.0.0.1",
         observability=_observability(cfg),
+        worker_async_concurrency=_int(cfg, "worker_async_concurrency", 10_000, 1),
     )
 
 

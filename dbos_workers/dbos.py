@@ -13,6 +13,7 @@ import structlog
 
 from . import messages, queue_limits, queue_registry, steps
 from . import workflow as wf
+from .aio.api import AsyncAPI, guard_sync_apis
 from .comms_api import CommsAPI
 from .config import DBOSConfig, Settings, build_settings
 from .context import current_step, current_workflow
@@ -77,7 +78,7 @@ class _DBOSMeta(ParityMeta):
         return current_session()
 
 
-class DBOS(CommsAPI, ParityAPI, WorkflowAdminAPI, ManagementAPI, metaclass=_DBOSMeta):
+class DBOS(CommsAPI, ParityAPI, WorkflowAdminAPI, ManagementAPI, AsyncAPI, metaclass=_DBOSMeta):
     """The DBOS singleton. `DBOS(config=...)` then `DBOS.launch()`."""
 
     _instance: DBOS | None = None
@@ -317,3 +318,6 @@ class DBOS(CommsAPI, ParityAPI, WorkflowAdminAPI, ManagementAPI, metaclass=_DBOS
         return steps.operation(cls._rt(), "DBOS.listWorkflowSteps",  # type: ignore[no-any-return]
                                lambda ctx, fid: cls._mgmt().steps(workflow_id, load_output=load_output,
                                                                   limit=limit, offset=offset))
+
+
+guard_sync_apis(DBOS)  # a sync API on a running loop's thread raises (DBOS's words)

@@ -9,11 +9,13 @@ registers a temporary workflow "<temp>.<step name>" that runs it as its only ste
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from . import steps
 from . import workflow as wf
+from .aio.decorate import async_step_wrapper, async_workflow_wrapper
 from .classes import ensure_meta
 from .context import current_workflow
 from .registry import (
@@ -37,9 +39,12 @@ def workflow_decorator(rt_of: RuntimeOf, name: str | None,
         meta.name = info.name
         GLOBAL_REGISTRY.add_workflow(info)
 
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return wf.invoke(rt_of(), info, args, kwargs)
+        if inspect.iscoroutinefunction(func):  # awaited on the caller's loop (aio/)
+            wrapper = async_workflow_wrapper(rt_of, info, func)
+        else:
+            @functools.wraps(func)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                return wf.invoke(rt_of(), info, args, kwargs)
 
         wrapper.__dbos_workflow__ = info  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
@@ -49,15 +54,19 @@ def workflow_decorator(rt_of: RuntimeOf, name: str | None,
 
 def step_decorator(rt_of: RuntimeOf, opts: dict[str, Any]) -> Callable[[F], F]:
     def decorator(func: F) -> F:
-        options = StepOptions(**{**opts, "name": opts.get("name") or func.__qualname__})
+        options = StepOptions(**{**opts, "name": opts.get("name") or func.__qualname__,
+                                 "is_async": inspect.iscoroutinefunction(func)})
         meta = ensure_meta(func)
         meta.name = options.name
 
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if current_workflow() is None:
-                return func(*args, **kwargs)
-            return steps.run_step(rt_of(), options, func, args, kwargs)
+        if options.is_async:
+            wrapper = async_step_wrapper(rt_of, options, func)
+        else:
+            @functools.wraps(func)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                if current_workflow() is None:
+                    return func(*args, **kwargs)
+                return steps.run_step(rt_of(), options, func, args, kwargs)
 
         wrapper.__dbos_workflow__ = _temp_workflow(wrapper, options.name, func)  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
@@ -72,6 +81,10 @@ def _temp_workflow(step: Callable[..., Any], step_name: str, func: Callable[...,
     def temp_workflow(*args: Any, **kwargs: Any) -> Any:
         return step(*args, **kwargs)
 
+    if inspect.iscoroutinefunction(func):
+        async def temp_workflow(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+            return await step(*args, **kwargs)
+
     temp_workflow.__dbos_meta__ = ensure_meta(func)  # type: ignore[attr-defined]
     info = WorkflowInfo(TEMP_PREFIX + step_name, temp_workflow, DEFAULT_MAX_RECOVERY_ATTEMPTS, func.__module__)
     GLOBAL_REGISTRY.add_workflow(info)
@@ -82,6 +95,7 @@ def step_options(options: dict[str, Any] | None, func: Callable[..., Any]) -> St
     """DBOS.run_step's StepOptions dict (a name of None: the function's qualified name)."""
     opts = dict(options or {})
     opts["name"] = opts.get("name") or getattr(func, "__qualname__", "step")
+    opts["is_async"] = inspect.iscoroutinefunction(func)
     return StepOptions(**opts)
 
 

@@ -97,6 +97,12 @@ class GroupCommit(Generic[I, R]):
         committed, then(exception) if the write failed. `then` must not submit."""
         self._put(_Slot(item, then))
 
+    def submit_then(self, item: I, done: Callable[[R | None, BaseException | None], None]) -> None:
+        """submit_nowait with the result: done(result, None) or done(None, exception) runs in
+        the flusher thread once the batch is written (async callers resolve a loop future)."""
+        slot: _Slot[I, R] = _Slot(item, lambda failure: done(slot.result, failure))
+        self._put(slot)
+
     def _put(self, slot: _Slot[I, R]) -> None:
         with self._mutex:
             if self._closed:

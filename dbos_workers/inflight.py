@@ -18,6 +18,7 @@ class Entry:
     partition: str | None = None
     ctx: WorkflowContext | None = None
     executing: bool = True  # False once its thread is done with it (outcome may be in flight)
+    on_loop: bool = False  # an async workflow: counted apart from the thread slots (aio/)
 
 
 class InFlight:
@@ -26,21 +27,23 @@ class InFlight:
         self._idle = threading.Condition(self._lock)
         self._entries: dict[str, Entry] = {}
         self._executing = 0
+        self._on_loop = [0, 0]  # async entries: (held, executing), left out of counts()
         self._by_queue: dict[str, int] = {}
         self._by_partition: dict[tuple[str, str], int] = {}
 
     # Changes -------------------------------------------------------------------------------
-    def claimed(self, workflow_id: str, queue: str | None, partition: str | None = None) -> None:
-        """A claimed (or recovered) row, before its thread starts it."""
+    def claimed(self, workflow_id: str, queue: str | None, partition: str | None = None,
+                on_loop: bool = False) -> None:
+        """A claimed (or recovered) row, before its thread (or the loop) starts it."""
         with self._lock:
-            self._add(Entry(workflow_id, queue, partition))
+            self._add(Entry(workflow_id, queue, partition, on_loop=on_loop))
 
-    def attach(self, ctx: WorkflowContext) -> None:
+    def attach(self, ctx: WorkflowContext, on_loop: bool = False) -> None:
         """Its body starts running under ctx (an inline start makes the entry here)."""
         with self._lock:
             entry = self._entries.get(ctx.workflow_id)
             if entry is None:
-                self._add(Entry(ctx.workflow_id, ctx.queue_name, None, ctx))
+                self._add(Entry(ctx.workflow_id, ctx.queue_name, None, ctx, on_loop=on_loop))
             else:
                 entry.ctx = ctx
 
@@ -51,6 +54,7 @@ class InFlight:
             if entry is not None and entry.executing:
                 entry.executing = False
                 self._executing -= 1
+                self._on_loop[1] -= entry.on_loop
 
     def release(self, workflow_id: str) -> Entry | None:
         """Its outcome is durable (or it was handed back): its slot is free."""
@@ -59,6 +63,8 @@ class InFlight:
             if entry is not None:
                 if entry.executing:
                     self._executing -= 1
+                    self._on_loop[1] -= entry.on_loop
+                self._on_loop[0] -= entry.on_loop
                 if entry.queue is not None:
                     self._by_queue[entry.queue] -= 1
                     if entry.partition is not None:
@@ -69,6 +75,8 @@ class InFlight:
     def _add(self, entry: Entry) -> None:
         self._entries[entry.workflow_id] = entry
         self._executing += 1
+        self._on_loop[0] += entry.on_loop
+        self._on_loop[1] += entry.on_loop
         if entry.queue is not None:
             self._by_queue[entry.queue] = self._by_queue.get(entry.queue, 0) + 1
             if entry.partition is not None:
@@ -77,9 +85,14 @@ class InFlight:
 
     # Reads ---------------------------------------------------------------------------------
     def counts(self) -> tuple[int, int]:
-        """(held, executing): held = claimed and outcome not yet durable."""
+        """(held, executing) on threads: held = claimed and outcome not yet durable."""
         with self._lock:
-            return len(self._entries), self._executing
+            return len(self._entries) - self._on_loop[0], self._executing - self._on_loop[1]
+
+    def on_loop(self) -> int:
+        """Async workflows held (claimed or started here, outcome not yet durable)."""
+        with self._lock:
+            return self._on_loop[0]
 
     def held_in(self, queue: str) -> int:
         with self._lock:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from . import queue_limits
+from .aio.queues import AsyncQueueAPI
 from .db.records import QueueSettings
 from .errors import DBOSQueueConfigError, DBOSWorkersError
 from .registry import GLOBAL_REGISTRY, INTERNAL_QUEUE, info_of
@@ -27,7 +28,7 @@ def _limiter(limit: int | None, period: float | None) -> QueueRateLimit | None:
     return None if limit is None or period is None else {"limit": limit, "period": period}
 
 
-class Queue:
+class Queue(AsyncQueueAPI):
     """A named queue of workflows run by the worker pool."""
 
     def __init__(self, name: str, concurrency: int | None = None,
@@ -174,6 +175,14 @@ class Queue:
         from .workflow import enqueue
 
         return enqueue(current_runtime(), self.name, info_of(func), call_args(func, args), kwargs)
+
+    async def enqueue_async(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """enqueue, awaited (returns a WorkflowHandleAsync)."""
+        from .aio.starting import enqueue
+        from .decorators import call_args
+        from .runtime import current_runtime
+
+        return await enqueue(current_runtime(), self.name, info_of(func), call_args(func, args), kwargs)
 
     def enqueue_many(self, func: Callable[..., Any], items: Iterable[Any]) -> list[WorkflowHandle[Any]]:
         """Enqueue many runs of func in one transaction (all or none): each item is an argument

@@ -34,6 +34,7 @@ class StepOptions:
     should_retry: Callable[[BaseException], bool] | None = None
     preemptible: bool = False
     timeout_seconds: float | None = None
+    is_async: bool = False  # an async def step: preemptible and timeout_seconds allowed
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -41,7 +42,9 @@ class StepOptions:
         if self.interval_seconds < 0 or self.backoff_rate <= 0:
             raise DBOSConfigError(f"step {self.name!r}: interval_seconds >= 0 and backoff_rate > 0")
         # As DBOS: preemption and timeouts exist for async steps only (sync steps cannot be
-        # interrupted safely), and async steps are not supported yet.
+        # interrupted safely).
+        if self.is_async:
+            return
         if self.preemptible:
             raise DBOSException(f"Step {self.name} is sync but preemptible=True. "
                                 "Preemption is only supported for async steps.")

@@ -12,6 +12,7 @@ from dataclasses import InitVar, dataclass, field
 
 import structlog
 
+from .aio.loop import AioState
 from .clock import Clock, DatabaseClock
 from .config import Settings
 from .db.listener import Listener, Waiters, wake_key
@@ -69,6 +70,7 @@ class Runtime:
         self.draining = threading.Event()
         self.closed = False
         self.waiters.on_cancel(self.cancel_local)
+        self.aio = AioState(self)  # async workflows: the loop thread and async pools, on first use
         # Boot order; stop() runs it backwards (the pool closes last, after the executor
         # instance recorded its clean stop; nothing is submitted once the threads stop).
         self.services = ServiceGroup(
@@ -77,6 +79,7 @@ class Runtime:
             Hooks("executor-registration", self._register, lambda _: self._record_stop()),
             self.writers,
             self.executor_threads,
+            self.aio,
             self.coalescer,
         )
 

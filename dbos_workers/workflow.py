@@ -4,6 +4,7 @@ under a workflow context, and record its outcome once, fenced by the owner token
 from __future__ import annotations
 
 import contextvars
+import inspect
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -259,6 +260,11 @@ def complete(rt: Runtime, ctx: WorkflowContext, status: str, output: str | None,
 def run_detached(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo, args: tuple[Any, ...],
                  kwargs: dict[str, Any], on_durable: Then | None = None) -> None:
     """Thread entry point: a fresh context, exceptions already recorded, never re-raised."""
+    if inspect.iscoroutinefunction(info.func):  # an async workflow: a task on the loop thread
+        from .aio.runner import submit_detached
+
+        submit_detached(rt, ctx, info, args, kwargs, on_durable)
+        return
     try:
         contextvars.Context().run(run, rt, ctx, info, args, kwargs, on_durable)
     except WorkerDrainingError:

@@ -9,6 +9,7 @@ concurrency), the library's defaults otherwise.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from typing import Any
@@ -81,7 +82,21 @@ def wfcpu(i: int, iters: int) -> int:
     return i
 
 
-WORKFLOWS = {"0": wf0, "1": wf1, "3": wf3, "tx": wftx}
+@DBOS.step()
+async def sleep_step(i: int) -> int:
+    await asyncio.sleep(0.1)
+    return i
+
+
+@DBOS.workflow()
+async def wfasync(i: int) -> int:
+    harness.mark_start(i)
+    await sleep_step(i)
+    harness.mark_end(i)
+    return i
+
+
+WORKFLOWS = {"0": wf0, "1": wf1, "3": wf3, "tx": wftx, "async": wfasync}
 
 
 class DbosWorkers(harness.Adapter):

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 SHARED: dict[str, Any] = {}  # "start", "end": mp.Array('d') shared with the workers
-KINDS = ("0", "1", "3", "cpu", "tx")  # steps per workflow; cpu = one step burning --cpu-iters
-# loops; tx = one transaction (peers/tx_common.py)
+KINDS = ("0", "1", "3", "cpu", "tx", "async")  # steps per workflow; cpu = one step burning
+# --cpu-iters loops; tx = one transaction (peers/tx_common.py); async = an async workflow (job)
+# awaiting one 100 ms asyncio.sleep step (scenarios/asyncio_burndown.py)
 
 
 def url_from_argv() -> str:
@@ -172,7 +173,19 @@ def spans(n: int) -> dict[str, Any]:
     return {"burn_ms": 1000 * burns[len(burns) // 2] if burns else None,
             "per_process": sorted(len(ix) for ix in by_pid.values()),
             "stagger_s": max(first.values()) - min(first.values()),
-            "tail_s": max(last.values()) - min(last.values())}
+            "tail_s": max(last.values()) - min(last.values()),
+            "peak_per_process": sorted(_peak(ix) for ix in by_pid.values())}
+
+
+def _peak(items: list[int]) -> int:
+    """The most of these workflows running at once (started, not yet ended)."""
+    events = sorted([(SHARED["start"][i], 1) for i in items] + [(SHARED["end"][i], -1) for i in items],
+                    key=lambda e: (e[0], e[1]))
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    return peak
 
 
 def cpu_ticks() -> dict[str, int]:

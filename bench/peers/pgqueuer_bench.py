@@ -1,7 +1,8 @@
 """pgqueuer under the shared harness.
 
 A job queue, not a durable-workflow engine: no step checkpoints and no stored return values,
-so only the 0-step workflow (one job) and the cpu job are comparable, and enqueue->result is
+so only the 0-step workflow (one job), the cpu job and the async job (one 100 ms asyncio.sleep)
+are comparable, and enqueue->result is
 not measured. Producer: pgqueuer's synchronous `SyncQueries.enqueue` (one psycopg autocommit
 connection per producer thread). Consumers: --procs spawned processes, each an asyncpg
 connection driving `PgQueuer.run()` with the documented defaults (batch_size=10, no
@@ -38,6 +39,13 @@ async def _consume(url: str, batch_size: int) -> None:
     async def job0(job: Any) -> None:
         i = int(job.payload)
         harness.mark_start(i)
+        harness.mark_end(i)
+
+    @pgq.entrypoint("jobasync")
+    async def jobasync(job: Any) -> None:
+        i = int(job.payload)
+        harness.mark_start(i)
+        await asyncio.sleep(0.1)
         harness.mark_end(i)
 
     @pgq.entrypoint("jobcpu")
@@ -115,6 +123,8 @@ class PgQueuerAdapter(harness.Adapter):
     def enqueue(self, kind: str, i: int) -> Any:
         if kind == "cpu":
             return self._queries().enqueue("jobcpu", f"{i},{self.args.cpu_iters}".encode())
+        if kind == "async":
+            return self._queries().enqueue("jobasync", str(i).encode())
         return self._queries().enqueue("job0", str(i).encode())
 
     def start_workers(self, procs: int) -> None:

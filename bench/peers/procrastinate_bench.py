@@ -1,7 +1,8 @@
 """procrastinate under the shared harness.
 
 A job queue, not a durable-workflow engine: no step checkpoints and no stored return values,
-so only the 0-step workflow (one job) and the cpu job (burn inline) are comparable, and
+so only the 0-step workflow (one job), the cpu job (burn inline) and the async job (one
+100 ms asyncio.sleep, concurrency 5000 per worker) are comparable, and
 enqueue->result is not measured. Producer: `task.defer(...)` (sync API, psycopg pool).
 Consumers: --procs spawned processes, each `app.run_worker(queues=["bench"], concurrency=C)`
 with async tasks; C = --threads (16) for the no-op job, 1 for the CPU job (procrastinate's
@@ -11,6 +12,7 @@ polling fallback 5 s (default), jobs kept after success (default, delete_jobs ne
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing as mp
 import os
 import signal
@@ -22,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness
 import procrastinate
 
+ASYNC_CONCURRENCY = 5000  # the async kind's concurrency per worker (--option procrastinate:concurrency=N)
 URL = os.environ.setdefault("BENCH_URL", harness.url_from_argv())
 app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=URL))
 
@@ -29,6 +32,13 @@ app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=URL))
 @app.task(name="job0", queue="bench")
 async def job0(i: int) -> None:
     harness.mark_start(i)
+    harness.mark_end(i)
+
+
+@app.task(name="jobasync", queue="bench")
+async def jobasync(i: int) -> None:
+    harness.mark_start(i)
+    await asyncio.sleep(0.1)
     harness.mark_end(i)
 
 
@@ -55,6 +65,8 @@ class Procrastinate(harness.Adapter):
         if args.kind in ("1", "3"):
             raise SystemExit("procrastinate has no step checkpoints: only kinds 0 and cpu")
         self.concurrency = 1 if args.kind == "cpu" else args.threads
+        if args.kind == "async":  # many awaiting jobs at once is the point of async tasks
+            self.concurrency = int(args.options.get("concurrency", ASYNC_CONCURRENCY))
         self.ctx = mp.get_context("spawn")
         self.procs: list[Any] = []
         self.opened = False
@@ -81,6 +93,8 @@ class Procrastinate(harness.Adapter):
     def enqueue(self, kind: str, i: int) -> Any:
         if kind == "cpu":
             return jobcpu.defer(i=i, iters=self.args.cpu_iters)
+        if kind == "async":
+            return jobasync.defer(i=i)
         return job0.defer(i=i)
 
     def start_workers(self, procs: int) -> None:

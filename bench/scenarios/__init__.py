@@ -4,11 +4,11 @@ Order matters: pg-limit and burn-down come first because later scenarios use the
 (steady state paces at fractions of the burn-down rate; every rate is also given as a fraction
 of the pgbench commit rate)."""
 
-from . import burndown, latency, pgcost, pglimit, scaling, steady, transaction
+from . import asyncio_burndown, burndown, latency, pgcost, pglimit, scaling, steady, transaction
 
-ORDER = ("pglimit", "burndown", "latency", "steady", "scaling", "transaction", "pgcost")
+ORDER = ("pglimit", "burndown", "latency", "steady", "scaling", "transaction", "async", "pgcost")
 MODULES = {"pglimit": pglimit, "burndown": burndown, "latency": latency, "steady": steady,
-           "scaling": scaling, "transaction": transaction,
+           "scaling": scaling, "transaction": transaction, "async": asyncio_burndown,
            "pgcost": pgcost}
 ALIASES = {"pg-limit": "pglimit", "burn-down": "burndown", "idle-latency": "latency",
-           "steady-state": "steady", "tx": "transaction"}
+           "steady-state": "steady", "tx": "transaction", "asyncio": "async"}

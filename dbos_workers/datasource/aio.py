@@ -23,11 +23,12 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from ..aio.steps import check_cancelled, record_operation
 from ..context import StepContext, WorkflowContext, current_step, current_workflow, enter_step, exit_step
 from ..errors import DBOSConfigError
 from ..runtime import Runtime, current_runtime
 from ..serialization import Serializer
-from ..steps import check_cancelled, record_operation, replay
+from ..steps import replay
 from . import transaction as tx
 from .appdb import Failure, Recorded, classify, translate
 from .engines import LoopEngines
@@ -157,7 +158,7 @@ class AsyncSQLAlchemyDatasource:
         if ctx is None or current_step() is not None:
             return await self._plain(level, func, args, kwargs)
         rt = current_runtime()
-        check_cancelled(rt, ctx)
+        await check_cancelled(rt, ctx)
         fid = ctx.next_function_id()
         done, value = replay(rt, ctx, fid, name)
         if done:
@@ -166,7 +167,8 @@ class AsyncSQLAlchemyDatasource:
         pos = tx.Position(ctx.workflow_id, fid, name)
         result = await self._execute(rt, ctx, pos, level, func, args, kwargs)
         output, error = tx.system_texts(rt, result)
-        record_operation(rt, ctx, fid, name, output=output, error=error, started_at_ms=started, defer=True)
+        await record_operation(rt, ctx, fid, name, output=output, error=error, started_at_ms=started,
+                               defer=True)
         if result.error is not None:
             raise result.error
         return result.value
@@ -207,7 +209,7 @@ class AsyncSQLAlchemyDatasource:
                 if delay is None:
                     raise translate(exc) from exc
                 await asyncio.sleep(delay)
-                check_cancelled(rt, ctx)
+                await check_cancelled(rt, ctx)
 
     async def _attempt(self, pos: tx.Position, level: str, func: Callable[..., Any],
                        args: tuple[Any, ...], kwargs: dict[str, Any], serializer: Serializer) -> tx.Result:

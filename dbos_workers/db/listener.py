@@ -53,10 +53,11 @@ class Waiters:
         self._queue_row_hooks: list[Callable[[str | None], None]] = []
 
     @contextlib.contextmanager
-    def watch(self, *keys: str) -> Iterator[threading.Event]:
+    def watch(self, *keys: str, event: threading.Event | None = None) -> Iterator[threading.Event]:
         """One event, set by a payload on any of the keys (e.g. a stream's values and its
-        writer's completion; the first of several workflows to finish)."""
-        event = threading.Event()
+        writer's completion; the first of several workflows to finish); `event`: the caller's
+        (an async waiter's LoopWake)."""
+        event = event if event is not None else threading.Event()
         with self._lock:
             for key in keys:
                 self._events.setdefault(key, set()).add(event)

@@ -127,6 +127,16 @@ class WorkflowStore(Store):
         claimed = [ClaimedWorkflow.of(r, token) for r in rows if not r["parked"]]
         return claimed, sorted({r["name"] for r in rows if r["parked"]})
 
+    def claim_named(self, queues: list[str], n: int, *, names: list[str], executor_id: str,
+                    owner_instance: str, include: bool = True) -> list[ClaimedWorkflow]:
+        """Claim up to n runnable rows of these names (include=False: of any other name) on
+        unlimited queues; the others are left where they are, not parked (aio/lane.py)."""
+        token = uuid.uuid4().hex
+        rows = self.repo.all("workflow_claim_named", queues=queues, n=n, names=names, retry=False,
+                             include=include,
+                             **self._claim_params(executor_id, owner_instance, token))
+        return [ClaimedWorkflow.of(r, token) for r in rows]
+
     def claim_parked(self, names: list[str], queues: list[str], n: int, *, executor_id: str,
                      owner_instance: str, instances: Sequence[str] = ()) -> list[ClaimedWorkflow]:
         """Claim parked rows of the given names on the given queues (rows of class instances:

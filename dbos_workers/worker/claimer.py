@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import structlog
 
 from .. import metrics, queue_limits
+from ..aio.lane import runs_on_loop
 from ..classes import class_fqn, meta_of
 from ..db.records import ClaimedWorkflow, QueueSettings
 from ..registry import INTERNAL_QUEUE, Registry
@@ -91,6 +92,7 @@ class Claimer:
         self.catalog: list[QueueSettings] = []  # this application's queue rows (reload_queues)
         self._catalog_version = 0
         self._warned: set[str] = set()
+        self.cap: Callable[[], int | None] = lambda: None  # the async lane's room (aio/lane.py)
 
     def reload_queues(self) -> None:
         """Re-read the application's queue rows (on `Q:`, and on a slow poll)."""
@@ -120,7 +122,9 @@ class Claimer:
         workflows the CPU budget minus what still has CPU work to do (CpuBudget): a finished
         workflow waiting for its outcome's commit costs no CPU here."""
         held, executing = self.rt.inflight.counts()
-        return max(0, min(self.capacity - held, self.limit() - executing))
+        free = max(0, min(self.capacity - held, self.limit() - executing))
+        cap = self.cap()
+        return free if cap is None else min(free, cap)
 
     def claim(self) -> list[ClaimedWorkflow]:
         """Claim what fits now, queues with limits first; each row is in the ledger."""
@@ -171,7 +175,8 @@ class Claimer:
 
     def _enter(self, rows: list[ClaimedWorkflow]) -> list[ClaimedWorkflow]:
         for row in rows:
-            self.rt.inflight.claimed(row.workflow_id, row.queue_name, row.partition_key)
+            self.rt.inflight.claimed(row.workflow_id, row.queue_name, row.partition_key,
+                                     on_loop=runs_on_loop(self.rt.registry, row.name))
             metrics.workflow_claimed(row.queue_name, row.created_at, row.started_at)
             self.rt.log.debug("workflow_claimed", workflow_id=row.workflow_id, queue=row.queue_name)
         return rows

@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 from .. import metrics
+from ..aio.lane import AsyncLane, runs_on_loop
 from ..classes import bound_args
 from ..context import WorkflowContext
 from ..db.listener import wake_key
@@ -45,6 +46,11 @@ def run_claimed(rt: Runtime, claimed: ClaimedWorkflow, on_durable: Then | None =
     """Run a claimed or recovered row to its outcome in this thread, replaying its steps.
     The ledger releases it when its outcome is durable: at once here without on_durable;
     with on_durable, once the group commit wrote it (then on_durable runs)."""
+    if runs_on_loop(rt.registry, claimed.name):  # async (recovered at launch): a task on the loop
+        from ..aio.runner import run_claimed as run_on_loop
+
+        rt.aio.loop.submit(run_on_loop(rt, claimed, lambda: on_durable and on_durable(None)))
+        return
     try:
         prepared = _prepare(rt, claimed)
         ctx = None if prepared is None else resume_context(rt, claimed)
@@ -100,6 +106,7 @@ class Executor(ThreadService):
         self.rt, self.capacity = rt, capacity
         self.budget = CpuBudget()
         self.claimer = Claimer(rt, capacity, self.budget, plan)
+        self.lane = AsyncLane(rt, self.claimer, rt.settings.worker_async_concurrency, self._freed)
         self.wake = threading.Event()
         self.parked_due = threading.Event()  # look for parked rows of our names
         self.parked_due.set()  # at start: rows parked before this process knew their names
@@ -121,7 +128,7 @@ class Executor(ThreadService):
         wake the claim loop."""
         if queue is not None and not self.claimer.serves(queue):
             return
-        if queue is not None and self.claimer.free() > 0 and self.claim_lock.acquire(blocking=False):
+        if queue is not None and self._free() > 0 and self.claim_lock.acquire(blocking=False):
             try:
                 self._claim()
                 return
@@ -154,14 +161,15 @@ class Executor(ThreadService):
             self.queues_due.clear()
             self._queues_at = time.monotonic()
             self.claimer.reload_queues()
-        rows = self.claimer.claim()
+        rows = self.claimer.claim() + self.lane.claim() + self.lane.claim_for_threads()
         if self.parked_due.is_set() or time.monotonic() - self._parked_at > PARKED_POLL_SEC:
             self.parked_due.clear()
             self._parked_at = self._queues_at = time.monotonic()
             rows += self.claimer.claim_parked()
         metrics.claimed(len(rows), len(self.rt.inflight))
         for row in rows:
-            self.rt.executor_threads.submit(self._execute, row)
+            if not self.lane.dispatch(row):  # async workflows run on the loop thread
+                self.rt.executor_threads.submit(self._execute, row)
         return len(rows)
 
     # 2. Run --------------------------------------------------------------------------------
@@ -191,8 +199,14 @@ class Executor(ThreadService):
         """Wake the claim loop only once `want` slots are free: each wake-up of a thread takes
         the GIL from the workflows that are running (see _gather)."""
         metrics.in_flight(len(self.rt.inflight))
-        if self.claimer.free() >= self.want:
+        if self._free() >= self.want:
             self.wake.set()
+
+    def _free(self) -> int:
+        """Free slots of either lane (threads, loop)."""
+        held, executing = self.rt.inflight.counts()
+        threads = min(self.capacity - held, self.claimer.limit() - executing)
+        return max(threads, self.lane.free())
 
     # The claim loop ------------------------------------------------------------------------
     def _run(self) -> None:
@@ -201,7 +215,7 @@ class Executor(ThreadService):
         last_sweep = time.monotonic()
         while not self._stop.is_set():
             self.wake.clear()
-            free = self.claimer.free()
+            free = self._free()
             try:
                 claimed = self.claim_once() if free > 0 else 0
                 if time.monotonic() - last_sweep > SWEEP_SEC:
@@ -235,7 +249,7 @@ class Executor(ThreadService):
             while not self._stop.is_set():
                 self.want = 1 if deadline is None else threshold
                 self.wake.clear()
-                free, now = self.claimer.free(), time.monotonic()
+                free, now = self._free(), time.monotonic()
                 if free >= threshold or (deadline is not None and free > 0 and now >= deadline):
                     return
                 if (free == 0) != (deadline is None):  # the wake-up point changes: re-arm

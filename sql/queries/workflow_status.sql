@@ -472,3 +472,36 @@ WITH moved AS (
     RETURNING name
 )
 SELECT pg_notify(%(channel)s || '_parked', wake_key('p:', name)) FROM moved;
+
+-- name: workflow_claim_named
+-- The async lane's claim (aio/lane.py): up to n runnable rows of unlimited queues whose
+-- workflow name is one of `names` (the async workflows this process runs), oldest first
+-- within priority, in one committed statement; with include = FALSE, rows whose name is
+-- NOT one of them (the thread lane while the loop is full). Rows skipped are never parked.
+WITH picked AS MATERIALIZED (
+    SELECT c.workflow_uuid
+    FROM unnest(%(queues)s::TEXT[]) AS q(name)
+    CROSS JOIN LATERAL (
+        SELECT workflow_uuid, priority, created_at FROM workflow_status
+        WHERE status = 'ENQUEUED' AND NOT parked AND queue_name = q.name
+          AND (name = ANY(%(names)s::TEXT[])) = %(include)s
+        ORDER BY priority, created_at
+        LIMIT %(n)s
+        FOR UPDATE SKIP LOCKED
+    ) AS c
+    ORDER BY c.priority, c.created_at
+    LIMIT %(n)s
+)
+UPDATE workflow_status ws
+SET status = 'PENDING', executor_id = %(executor_id)s, owner_token = %(owner_token)s,
+    owner_instance = %(owner_instance)s, recovery_attempts = ws.recovery_attempts + 1,
+    started_at_epoch_ms = %(now_ms)s, updated_at = %(now_ms)s, parked = FALSE,
+    workflow_deadline_epoch_ms = CASE
+        WHEN ws.workflow_timeout_ms IS NOT NULL AND ws.workflow_deadline_epoch_ms IS NULL
+        THEN %(now_ms)s + ws.workflow_timeout_ms ELSE ws.workflow_deadline_epoch_ms END
+WHERE ws.workflow_uuid = ANY(ARRAY(SELECT workflow_uuid FROM picked))
+RETURNING ws.workflow_uuid, ws.name, ws.class_name, ws.config_name, ws.inputs, ws.queue_name,
+          ws.recovery_attempts, ws.max_recovery_attempts, ws.workflow_deadline_epoch_ms,
+          EXISTS (SELECT 1 FROM operation_outputs oo WHERE oo.workflow_uuid = ws.workflow_uuid) AS has_steps,
+          ws.queue_partition_key, ws.authenticated_user, ws.authenticated_roles, ws.assumed_role,
+          ws.created_at, ws.started_at_epoch_ms, ws.trace_context;

@@ -27,6 +27,8 @@ HOT: dict[str, dict[str, Any]] = {
     "workflow_claim_batch#spread": dict(executor_id="e", owner_token="t", owner_instance="i", now_ms=5,
                                         queues=["q", "r", "s"], n=64, names=["f"], channel="c",
                                         spread=True),
+    "workflow_claim_named": dict(executor_id="e", owner_token="t", owner_instance="i", now_ms=5,
+                                 queues=["q"], n=64, names=["f"], include=True),
     "workflow_claim_limited": dict(executor_id="e", owner_token="t", owner_instance="i", now_ms=5,
                                    rate_limited=False, queue="q", n=64, concurrency=10,
                                    rate_limit=None, rate_period_ms=0, names=["f"], instances=["C/x"]),
