@@ -15,26 +15,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..runner import Context
+from .burndown import rate_cells, run_kind
 
 KIND = "async"
 Row = tuple[str, dict[str, str]]
 
 
 def run(ctx: Context) -> dict[str, Any]:
-    a = ctx.args
-    out: dict[str, Any] = {}
-    for system in ctx.systems:
-        if not ctx.supports(system, KIND):
-            continue
-        res = ctx.run(system, "burndown", timeout=a.timeout, n=a.n, kind=KIND, procs=a.procs,
-                      threads=a.threads, drain_budget=a.drain_budget)
-        out[system] = res
-        if "rate" in res:
-            ctx.log(f"  {system:14s} async 1-step {res['rate']:8.0f} wf/s  ({res['done']}/{a.n}"
-                    f"{'' if res['drained'] else ' (budget ran out)'} in {res['drain_s']:.1f} s, "
-                    f"peak {res.get('peak_per_process')} at once per process, "
-                    f"{res['xact_per_wf']:.1f} xact/wf)")
-    return out
+    return run_kind(ctx, KIND, "async 1-step",
+                    lambda res: f"peak {res.get('peak_per_process')} at once per process, ")
 
 
 def rows(results: dict[str, Any], systems: list[str], cell: Any, num: Any) -> list[Row]:
@@ -42,18 +31,11 @@ def rows(results: dict[str, Any], systems: list[str], cell: Any, num: Any) -> li
     res = results.get("async")
     if not res:
         return []
-    rates = {s: res.get(s, {}).get("rate") for s in systems}
-    cells, peaks = {}, {}
+    peaks = {}
     for s in systems:
-        got = res.get(s)
-        if got is None:
-            cells[s] = peaks[s] = "n/a"
-            continue
-        partial = "" if got.get("drained", True) else f"* {got.get('done')}/{got.get('n')}, "
-        cells[s] = partial + cell(s, rates[s], rates.get("dbos-workers"), True)
-        peak = got.get("peak_per_process") or []
-        peaks[s] = str(max(peak)) if peak else "-"
-    return [("burn-down async 1-step, 100 ms sleep (wf/s)", cells),
+        peak = (res.get(s) or {}).get("peak_per_process") or []
+        peaks[s] = "n/a" if res.get(s) is None else str(max(peak)) if peak else "-"
+    return [("burn-down async 1-step, 100 ms sleep (wf/s)", rate_cells(res, systems, cell)),
             ("  most running at once in one process", peaks),
             ("  transactions per workflow", {s: num(res.get(s, {}).get("xact_per_wf"), "{:.2f}")
                                              for s in systems})]

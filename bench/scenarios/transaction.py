@@ -14,25 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..runner import Context
+from .burndown import rate_cells, run_kind
 
 KIND = "tx"
 Row = tuple[str, dict[str, str]]
 
 
 def run(ctx: Context) -> dict[str, Any]:
-    a = ctx.args
-    out: dict[str, Any] = {}
-    for system in ctx.systems:
-        if not ctx.supports(system, KIND):
-            continue
-        res = ctx.run(system, "burndown", timeout=a.timeout, n=a.n, kind=KIND, procs=a.procs,
-                      threads=a.threads, drain_budget=a.drain_budget)
-        out[system] = res
-        if "rate" in res:
-            ctx.log(f"  {system:14s} 1-transaction {res['rate']:8.0f} wf/s  ({res['done']}/{a.n}"
-                    f"{'' if res['drained'] else ' (budget ran out)'} in {res['drain_s']:.1f} s, "
-                    f"{res['xact_per_wf']:.1f} xact/wf)")
-    return out
+    return run_kind(ctx, KIND, "1-transaction")
 
 
 def rows(results: dict[str, Any], systems: list[str], cell: Any, num: Any) -> list[Row]:
@@ -40,15 +29,7 @@ def rows(results: dict[str, Any], systems: list[str], cell: Any, num: Any) -> li
     res = results.get("transaction")
     if not res:
         return []
-    rates = {s: res.get(s, {}).get("rate") for s in systems}
-    cells = {}
-    for s in systems:
-        got = res.get(s)
-        if got is None:
-            cells[s] = "n/a"
-            continue
-        partial = "" if got.get("drained", True) else f"* {got.get('done')}/{got.get('n')}, "
-        cells[s] = partial + cell(s, rates[s], rates.get("dbos-workers"), True)
+    cells = rate_cells(res, systems, cell)
     return [("burn-down 1-transaction (wf/s)", cells),
             ("  transactions per workflow", {s: num(res.get(s, {}).get("xact_per_wf"), "{:.2f}")
                                              for s in systems})]
