@@ -24,19 +24,34 @@ def active() -> Instruments | None:
 def install(instruments: Instruments | None) -> None:
     global _m
     _m = instruments
+    _children.clear()
+
+
+_children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+
+def _child(metric: Any, *labels: str) -> Any:
+    """metric.labels(*labels), remembered: labels() takes a lock and builds a key per call, on
+    a path taken several times per workflow. The set of label values is bounded (names,
+    queues, outcomes), and so is this cache; it is dropped with the instruments."""
+    key = (id(metric), labels)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*labels)
+    return child
 
 
 def enqueued(queue: str | None, name: str, inserted: Any) -> None:
     """An enqueue statement returned; counted when it inserted the row (not a duplicate)."""
     m = _m
     if m is not None and inserted is not None and getattr(inserted, "inserted", False):
-        m.enqueued.labels(queue or "", name).inc()
+        _child(m.enqueued, queue or "", name).inc()
 
 
 def enqueued_many(queue: str, name: str, n: int) -> None:
     m = _m
     if m is not None and n:
-        m.enqueued.labels(queue, name).inc(n)
+        _child(m.enqueued, queue, name).inc(n)
 
 
 def workflow_started(queue: str | None, name: str) -> float:
@@ -44,27 +59,27 @@ def workflow_started(queue: str | None, name: str) -> float:
     m = _m
     if m is None:
         return 0.0
-    m.started.labels(queue or "", name).inc()
+    _child(m.started, queue or "", name).inc()
     return time.perf_counter()
 
 
 def workflow_ran(name: str, started: float) -> None:
     m = _m
     if m is not None and started:
-        m.workflow_duration.labels(name).observe(time.perf_counter() - started)
+        _child(m.workflow_duration, name).observe(time.perf_counter() - started)
 
 
 def workflow_finished(queue: str | None, name: str, outcome: str) -> None:
     """The outcome is durable."""
     m = _m
     if m is not None:
-        m.finished.labels(queue or "", name, outcome).inc()
+        _child(m.finished, queue or "", name, outcome).inc()
 
 
 def workflow_claimed(queue: str | None, created_at_ms: int | None, now_ms: int | None) -> None:
     m = _m
     if m is not None and created_at_ms is not None and now_ms is not None:
-        m.enqueue_latency.labels(queue or "").observe(max(0, now_ms - created_at_ms) / 1000.0)
+        _child(m.enqueue_latency, queue or "").observe(max(0, now_ms - created_at_ms) / 1000.0)
 
 
 def claimed(rows: int, held: int) -> None:
@@ -76,15 +91,17 @@ def claimed(rows: int, held: int) -> None:
 
 
 def in_flight(held: int) -> None:
+    """A slot was freed: the gauge follows claims (claimed() sets it with each batch), so a
+    free only writes it when the process goes idle, not once per finished workflow."""
     m = _m
-    if m is not None:
-        m.in_flight.set(held)
+    if m is not None and held == 0:
+        m.in_flight.set(0)
 
 
 def step_ran(name: str, started: float) -> None:
     m = _m
     if m is not None:
-        m.step_duration.labels(name).observe(time.perf_counter() - started)
+        _child(m.step_duration, name).observe(time.perf_counter() - started)
 
 
 def step_retried(name: str) -> None:
@@ -96,8 +113,8 @@ def step_retried(name: str) -> None:
 def group_commit(kind: str, batch: int, started: float) -> None:
     m = _m
     if m is not None:
-        m.gc_batch.labels(kind).observe(batch)
-        m.gc_flush.labels(kind).observe(time.perf_counter() - started)
+        _child(m.gc_batch, kind).observe(batch)
+        _child(m.gc_flush, kind).observe(time.perf_counter() - started)
 
 
 def recovered(kind: str, n: int) -> None:
