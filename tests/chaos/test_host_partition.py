@@ -6,70 +6,21 @@ ran or fired twice beyond the step contract and that the healed host claims work
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import time
 import uuid
 from typing import Any
 
 import pytest
 
 from dbos_workers import DBOSClient
-from dbos_workers.db import migrate
 from tests.chaos import checker
-from tests.chaos.netns import Fabric, SimHost
-from tests.helpers import query, wait_until
+from tests.chaos.hostkit import enqueue_jobs, events_ms, leader_host, now_ms, start_hosts
+from tests.chaos.netns import Fabric
+from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
 LEASE_SEC = 2.0
 STEP_SEC = 0.5
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def events_ms(host: SimHost, event: str) -> list[int]:
-    """Wall-clock ms of each JSON log event of a host's tree."""
-    out = []
-    for line in host.stderr().splitlines():
-        if line.startswith("{") and f'"{event}"' in line:
-            entry = json.loads(line)
-            if entry.get("event") == event:
-                out.append(int(dt.datetime.fromisoformat(entry["timestamp"]).timestamp() * 1000))
-    return out
-
-
-def start_hosts(fabric: Fabric, schema: str) -> checker.Db:
-    url = fabric.postgres.url
-    migrate.migrate(url, schema)
-
-    def db(statement: str, *params: Any) -> list[dict[str, Any]]:
-        return query(url, schema, statement, *params)
-
-    for name in fabric.hosts:
-        fabric.start(name, schema)
-    wait_until(lambda: len(db("SELECT 1 FROM executors WHERE executor_id LIKE '%%/0' "
-                              "AND stopped_at IS NULL")) >= len(fabric.hosts), 60, 0.2)
-    wait_until(lambda: db("SELECT 1 FROM leader"), 30, 0.2)
-    return db
-
-
-def enqueue_jobs(client: DBOSClient, expected: dict[str, checker.Expected], prefix: str, n: int,
-                 steps: int) -> list[str]:
-    ids = []
-    for i in range(n):
-        wf = f"{prefix}-{i}"
-        client.enqueue({"workflow_name": "job", "queue_name": "chaos_hosts", "workflow_id": wf}, wf, steps)
-        expected[wf] = checker.Expected("job", wf, steps=steps)  # acknowledged: enqueue returned
-        ids.append(wf)
-    return ids
-
-
-def leader_host(db: checker.Db) -> tuple[str, int]:
-    row = db("SELECT executor_id, elected_at FROM leader")[0]
-    return row["executor_id"].split("/")[0], int(row["elected_at"])
 
 
 def test_silent_partition_of_the_leading_host_fails_over_fences_and_rejoins(fabric_factory: Any) -> None:
