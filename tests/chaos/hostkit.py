@@ -30,15 +30,15 @@ def events_ms(host: SimHost, event: str) -> list[int]:
     return out
 
 
-def start_hosts(fabric: Fabric, schema: str) -> checker.Db:
-    url = fabric.postgres.url
-    migrate.migrate(url, schema)
+def start_hosts(fabric: Fabric, schema: str, url: str | None = None) -> checker.Db:
+    target = url or fabric.postgres.url
+    migrate.migrate(target, schema)
 
     def db(statement: str, *params: Any) -> list[dict[str, Any]]:
-        return query(url, schema, statement, *params)
+        return query(target, schema, statement, *params)
 
     for name in fabric.hosts:
-        fabric.start(name, schema)
+        fabric.start(name, schema, url=target)
     wait_until(lambda: len(db("SELECT 1 FROM executors WHERE executor_id LIKE '%%/0' "
                               "AND stopped_at IS NULL")) >= len(fabric.hosts), 60, 0.2)
     wait_until(lambda: db("SELECT 1 FROM leader"), 30, 0.2)
@@ -72,3 +72,17 @@ def leader_pid(db: checker.Db) -> tuple[str, int] | None:
     """(host, pid) of the process that leads now."""
     rows = db("SELECT l.executor_id, e.pid FROM leader l JOIN executors e ON e.instance_id = l.instance_id")
     return (rows[0]["executor_id"].split("/")[0], int(rows[0]["pid"])) if rows else None
+
+
+def retried(fn: Any, *args: Any, **kwargs: Any) -> None:
+    """Until the call returns (acknowledged); its inputs make it idempotent (workflow id,
+    idempotency key), so a retry after an ambiguous failure cannot duplicate."""
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            fn(*args, **kwargs)
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)

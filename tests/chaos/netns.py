@@ -96,7 +96,8 @@ class Postgres:
         with (self.data / "postgresql.conf").open("a") as f:
             f.write(conf)
         with (self.data / "pg_hba.conf").open("a") as f:
-            f.write(f"host all all {self.address.rsplit('.', 1)[0]}.0/24 trust\n")
+            subnet = f"{self.address.rsplit('.', 1)[0]}.0/24"
+            f.write(f"host all all {subnet} trust\nhost replication all {subnet} trust\n")
         self.start()
         self._as_postgres(str(PG_BIN / "createdb"), "-h", str(self.data), "-p", str(self.port), "chaos")
 
@@ -153,6 +154,7 @@ class Fabric:
         self.use_nft = shutil.which("nft") is not None
         self.hosts: dict[str, SimHost] = {}
         self.postgres = Postgres(base, self.gateway, _free_port())
+        self.extra_clusters: list[Postgres] = []  # stopped on close() too (a standby)
         self._names = [f"h{i}" for i in range(hosts)]
 
     def open(self) -> None:
@@ -174,10 +176,11 @@ class Fabric:
         sh("ip", "-n", netns, "link", "set", "lo", "up")
         self.hosts[name] = SimHost(name, netns, address, root_port, self.base)
 
-    def start(self, name: str, schema: str, threads: int = 8) -> SimHost:
-        """`dbos-workers start host_app.py --workers 1` inside the host's namespace."""
+    def start(self, name: str, schema: str, threads: int = 8, url: str | None = None) -> SimHost:
+        """`dbos-workers start host_app.py --workers 1` inside the host's namespace (on the
+        private Postgres, or the given URL)."""
         host = self.hosts[name]
-        env = base_env(HA_DB_URL=self.postgres.url, HA_SCHEMA=schema, HA_HOST=name,
+        env = base_env(HA_DB_URL=url or self.postgres.url, HA_SCHEMA=schema, HA_HOST=name,
                        HA_LOG_DIR=str(self.base), HA_LEASE_SEC=str(self.lease_sec),
                        HA_THREADS=str(threads), HA_STEP_SEC=str(self.step_sec))
         argv = ["ip", "netns", "exec", host.netns, *cli_command(), "start", str(APP), "--workers", "1",
@@ -210,7 +213,8 @@ class Fabric:
                 if pid_alive(pid):
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
-        self.postgres.stop("immediate")
+        for cluster in [self.postgres, *self.extra_clusters]:
+            cluster.stop("immediate")
         for host in self.hosts.values():
             sh("ip", "link", "del", host.root_port, check=False)  # its peer goes with it
             sh("ip", "netns", "del", host.netns, check=False)

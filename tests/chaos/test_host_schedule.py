@@ -20,7 +20,7 @@ import pytest
 
 from dbos_workers import DBOSClient
 from tests.chaos import checker
-from tests.chaos.hostkit import leader_pid, now_ms, start_hosts, worker_pid
+from tests.chaos.hostkit import leader_pid, now_ms, retried, start_hosts, worker_pid
 from tests.chaos.netns import Fabric
 from tests.helpers import wait_until
 
@@ -30,20 +30,6 @@ LEASE_SEC = 2.0
 STEP_SEC = 0.3
 SHORT_FAULT_SEC = 30.0
 MAILBOX_MESSAGES = 3
-
-
-def retried(fn: Any, *args: Any, **kwargs: Any) -> None:
-    """Until the call returns (acknowledged); its inputs make it idempotent (workflow id,
-    idempotency key), so a retry after an ambiguous failure cannot duplicate."""
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            fn(*args, **kwargs)
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
 
 
 @dataclass
