@@ -69,6 +69,9 @@ def test_silent_partition_of_the_leading_host_fails_over_fences_and_rejoins(fabr
         wait_until(lambda: len(db("SELECT 1 FROM workflow_status WHERE workflow_uuid LIKE 'sched-%%' "
                                   "AND created_at > %s", since)) >= 3, 20, 0.2)
 
+        claimed = db("SELECT workflow_uuid FROM workflow_status WHERE executor_id LIKE %s "
+                     "AND started_at_epoch_ms BETWEEN %s AND %s", f"{lead}/%", cut_ms + 1000, heal_ms)
+        assert claimed == [], f"the partitioned host claimed while cut off: {claimed[:3]}"
         records = checker.side_records(fabric.base)
         late = [r for r in records if r["kind"] == "step" and r["host"] == lead and r["wf"] in held
                 and r["ms"] > stepped[0]]
