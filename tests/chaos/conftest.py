@@ -5,12 +5,24 @@ from __future__ import annotations
 import functools
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.chaos.netns import Fabric, probe
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item,
+                              call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[FAILED] = True
+    return report
+
+
+FAILED = pytest.StashKey[bool]()
 
 
 @functools.cache
@@ -19,9 +31,10 @@ def _refused() -> str | None:
 
 
 @pytest.fixture
-def fabric_factory() -> Iterator[Callable[..., Fabric]]:
+def fabric_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Fabric]]:
     """fabric_factory(hosts, **opts) -> an open Fabric; every one is torn down after the test,
-    also when it failed (namespaces, bridge, processes, the private Postgres)."""
+    also when it failed (namespaces, bridge, processes, the private Postgres). After a failure
+    its directory (side logs, each host's log, the Postgres log) is kept and named."""
     reason = _refused()
     if reason:
         pytest.skip(f"multi-host harness unavailable: {reason}")
@@ -40,4 +53,7 @@ def fabric_factory() -> Iterator[Callable[..., Fabric]]:
     finally:
         for fabric, base in made:
             fabric.close()
-            shutil.rmtree(base, ignore_errors=True)
+            if request.node.stash.get(FAILED, False):
+                print(f"\n[fabric] kept for inspection: {base}")
+            else:
+                shutil.rmtree(base, ignore_errors=True)
