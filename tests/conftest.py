@@ -72,3 +72,11 @@ def _clean_registry() -> Iterator[None]:
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("chaos")
+    group.addoption("--chaos-seed", type=int, default=None,
+                    help="seed of the randomized fault schedule (default: random, printed)")
+    group.addoption("--chaos-minutes", type=float, default=None,
+                    help="run the randomized fault schedule for this many minutes (default: the short CI form)")

@@ -46,9 +46,7 @@ class LeaderSession:
     def _one(self, name: str, **params: Any) -> Row | None:
         try:
             if self._conn is None:
-                self._conn = connect_direct(self.conninfo, keepalives=1, keepalives_idle=5,
-                                            keepalives_interval=2, keepalives_count=3,
-                                            application_name="dbos_workers:elector")
+                self._conn = connect_direct(self.conninfo, application_name="dbos_workers:elector")
                 self._conn.execute(self._setup)
             row: Row | None = self._conn.execute(self._q[name], params).fetchone()
             return row

@@ -176,8 +176,7 @@ class Listener(ThreadService):
                 conn.cancel_safe(timeout=1.0)
 
     def _connect(self) -> psycopg.Connection[dict[str, object]]:
-        conn = connect_direct(self.conninfo, keepalives=1, keepalives_idle=10,
-                              keepalives_interval=5, keepalives_count=3)
+        conn = connect_direct(self.conninfo)  # keepalives and tcp_user_timeout: db/netopts.py
         with self._lock:
             for event in self._wanted.values():
                 event.clear()

@@ -28,6 +28,7 @@ from ..errors import (
     DuplicateKeyError,
     MissingReferenceError,
 )
+from .netopts import tcp_options
 from .queries import load_queries
 
 Row = dict[str, Any]
@@ -121,7 +122,8 @@ class Repository:
             conninfo,
             min_size=min(min_size, pool_size),
             max_size=pool_size,
-            kwargs={"autocommit": True, "row_factory": dict_row, "application_name": app_name},
+            kwargs={"autocommit": True, "row_factory": dict_row, "application_name": app_name,
+                    **tcp_options(conninfo)},
             configure=self._configure,
             open=False,
             timeout=10.0,
@@ -192,9 +194,10 @@ class Repository:
 
 
 def connect_direct(conninfo: str, *, autocommit: bool = True, **kwargs: Any) -> psycopg.Connection[Row]:
-    """An unpooled connection (listener, elector, admin). Errors are translated."""
+    """An unpooled connection (listener, elector, admin) with the TCP options of netopts.py
+    (explicit kwargs win over them). Errors are translated."""
     try:
         return psycopg.connect(conninfo, autocommit=autocommit, row_factory=dict_row,
-                               connect_timeout=10, **kwargs)
+                               **{**tcp_options(conninfo), **kwargs})
     except psycopg.Error as exc:
         raise translate(exc) from None
