@@ -40,6 +40,8 @@ class AsyncLane:
         self._version = -1
         self._names: list[str] = []
         self._threads_idle_until = 0.0
+        self.backlogged = False  # the last claim found async rows: more may wait
+        self._idle_until = 0.0  # a claim that found no async row: not again before this
         claimer.cap = self.room  # the thread lane claims no more than the loop has room for
 
     def names(self) -> list[str]:
@@ -55,6 +57,11 @@ class AsyncLane:
             return 0
         return max(0, self.capacity - self.rt.inflight.on_loop())
 
+    def wants_claim(self) -> bool:
+        """A finished async workflow wakes the claim loop only while a backlog waits and a
+        batch fits (a quarter of the loop, at most one claim statement's worth)."""
+        return self.backlogged and self.free() >= max(1, min(CLAIM_BATCH, self.capacity // 4))
+
     def room(self) -> int | None:
         """The thread lane's cap: None without async workflows."""
         return None if not self.names() else self.free()
@@ -62,11 +69,14 @@ class AsyncLane:
     def claim(self) -> list[ClaimedWorkflow]:
         n, names = min(self.free(), CLAIM_BATCH), self.names()
         queues = self.claimer.plan.unlimited
-        if n <= 0 or not names or not queues:
+        if n <= 0 or not names or not queues or time.monotonic() < self._idle_until:
             return []
         rt = self.rt
         rows = rt.db.workflows.claim_named(queues, n, names=names, executor_id=rt.executor_id,
                                            owner_instance=rt.instance_id)
+        self.backlogged = bool(rows)  # async work at the heads: look again at once
+        if not rows:  # no async row at the queues' heads: the thread claim (any name) takes
+            self._idle_until = time.monotonic() + THREADS_RETRY_SEC  # new ones meanwhile
         for row in rows:
             rt.inflight.claimed(row.workflow_id, row.queue_name, row.partition_key, on_loop=True)
             rt.log.debug("workflow_claimed", workflow_id=row.workflow_id, queue=row.queue_name, lane="async")

@@ -106,7 +106,7 @@ class Executor(ThreadService):
         self.rt, self.capacity = rt, capacity
         self.budget = CpuBudget()
         self.claimer = Claimer(rt, capacity, self.budget, plan)
-        self.lane = AsyncLane(rt, self.claimer, rt.settings.worker_async_concurrency, self._freed)
+        self.lane = AsyncLane(rt, self.claimer, rt.settings.worker_async_concurrency, self._freed_on_loop)
         self.wake = threading.Event()
         self.parked_due = threading.Event()  # look for parked rows of our names
         self.parked_due.set()  # at start: rows parked before this process knew their names
@@ -196,17 +196,29 @@ class Executor(ThreadService):
         self._freed()
 
     def _freed(self) -> None:
-        """Wake the claim loop only once `want` slots are free: each wake-up of a thread takes
-        the GIL from the workflows that are running (see _gather)."""
+        """Wake the claim loop only once `want` thread slots are free: each wake-up of a
+        thread takes the GIL from the workflows that are running (see _gather)."""
         metrics.in_flight(len(self.rt.inflight))
-        if self._free() >= self.want:
+        if self._thread_free() >= self.want:
             self.wake.set()
+
+    def _freed_on_loop(self) -> None:
+        """An async workflow's outcome is durable: wake the claim loop only while the loop has
+        a backlog to take and room for a batch of it (new work arrives by NOTIFY)."""
+        metrics.in_flight(len(self.rt.inflight))
+        if self.lane.wants_claim():
+            self.wake.set()
+
+    def _thread_free(self) -> int:
+        """Thread slots free (the loop's room is the async lane's business): what the claim
+        loop gathers for. Counting the loop's 10,000 slots here made every finished sync
+        workflow wake a one-row claim in any process with an async workflow registered."""
+        held, executing = self.rt.inflight.counts()
+        return max(0, min(self.capacity - held, self.claimer.limit() - executing))
 
     def _free(self) -> int:
         """Free slots of either lane (threads, loop)."""
-        held, executing = self.rt.inflight.counts()
-        threads = min(self.capacity - held, self.claimer.limit() - executing)
-        return max(threads, self.lane.free())
+        return max(self._thread_free(), self.lane.free())
 
     # The claim loop ------------------------------------------------------------------------
     def _run(self) -> None:
@@ -215,9 +227,9 @@ class Executor(ThreadService):
         last_sweep = time.monotonic()
         while not self._stop.is_set():
             self.wake.clear()
-            free = self._free()
             try:
-                claimed = self.claim_once() if free > 0 else 0
+                if self._free() > 0:
+                    self.claim_once()
                 if time.monotonic() - last_sweep > SWEEP_SEC:
                     self.sweep_orphans()
                     last_sweep = time.monotonic()
@@ -227,8 +239,11 @@ class Executor(ThreadService):
                 self.rt.log.warning("claim_failed", error=str(exc)[:200])
                 backoff.wait()
                 continue
-            if free > 0 and claimed < free:
-                # Drained: sleep until a NOTIFY, the poll, or a finishing workflow (want is 1
+            if self.lane.backlogged and self.lane.free() > 0:
+                continue  # the loop took a full batch and has room: take the next one now
+            if self._thread_free() > 0:
+                # Drained (the claim found fewer rows than the thread slots it had): sleep
+                # until a NOTIFY, the poll, or a finishing workflow (want is 1
                 # outside _gather). Producers coalesce their NOTIFYs to one per 10 ms under
                 # load; claiming again when a workflow finishes starts what was enqueued in
                 # between. Without it, steady-state enqueue->start p50 went from 4 to 9 ms.
@@ -249,7 +264,7 @@ class Executor(ThreadService):
             while not self._stop.is_set():
                 self.want = 1 if deadline is None else threshold
                 self.wake.clear()
-                free, now = self._free(), time.monotonic()
+                free, now = self._thread_free(), time.monotonic()
                 if free >= threshold or (deadline is not None and free > 0 and now >= deadline):
                     return
                 if (free == 0) != (deadline is None):  # the wake-up point changes: re-arm

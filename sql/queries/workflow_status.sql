@@ -478,6 +478,10 @@ SELECT pg_notify(%(channel)s || '_parked', wake_key('p:', name)) FROM moved;
 -- workflow name is one of `names` (the async workflows this process runs), oldest first
 -- within priority, in one committed statement; with include = FALSE, rows whose name is
 -- NOT one of them (the thread lane while the loop is full). Rows skipped are never parked.
+-- The name filter sits inside the index walk: with no row of these names near the head, a
+-- claim reads the queue's backlog of the other kind, so the lane backs off for 0.5 s after a
+-- claim that found nothing (aio/lane.py). A bounded window looked at without locks cost the
+-- async burn-down half its rate (two workers took turns on the same candidates).
 WITH picked AS MATERIALIZED (
     SELECT c.workflow_uuid
     FROM unnest(%(queues)s::TEXT[]) AS q(name)
