@@ -1,6 +1,7 @@
 """A randomized fault schedule over three namespace hosts (in the spirit of Jepsen), seeded
-so a failure replays: `pytest -m chaos tests/chaos/test_host_schedule.py --chaos-seed N`;
-`--chaos-minutes M` runs the long form. While a client keeps enqueueing jobs and mailbox
+so a failure replays: `pytest -m chaos tests/chaos/test_host_schedule.py --chaos-seed N`
+(default 1, the CI form; `--chaos-seed -1` draws a new one and prints it); `--chaos-minutes M`
+runs the long form. While a client keeps enqueueing jobs and mailbox
 workflows and sending them messages, the schedule kills workers (kill -9), kills the leader,
 partitions hosts silently and heals them, and restarts Postgres (immediate mode, i.e. a crash).
 Afterwards the checker (tests/chaos/checker.py) reads the database and the hosts' side logs."""
@@ -126,7 +127,7 @@ def schedule(run: Run, seconds: float) -> list[str]:
 
 def test_randomized_fault_schedule_keeps_every_guarantee(fabric_factory: Any, pytestconfig: pytest.Config) -> None:
     seed = pytestconfig.getoption("--chaos-seed")
-    seed = seed if seed is not None else random.randrange(1 << 32)
+    seed = seed if seed is not None and seed >= 0 else random.randrange(1 << 32)
     minutes = pytestconfig.getoption("--chaos-minutes")
     seconds = 60 * minutes if minutes else SHORT_FAULT_SEC
     print(f"\n[schedule] seed={seed} fault_sec={seconds} (replay: --chaos-seed {seed})")
