@@ -73,6 +73,15 @@ class FakeWorkflows:
                 self.queued.remove(w)
             return picked
 
+    def claim_named(self, queues: list[str], n: int, *, names: list[str], include: bool = True,
+                    **_: Any) -> list[ClaimedWorkflow]:
+        """The async lane's claim: rows whose name is (include) or is not in `names`."""
+        with self.lock:
+            rows = [w for w in self.queued if w.queue_name in queues and (w.name in names) == include][:n]
+            for w in rows:
+                self.queued.remove(w)
+            return rows
+
     def claim_parked(self, names: list[str], queues: list[str], n: int, **_: Any) -> list[ClaimedWorkflow]:
         with self.lock:
             picked = [w for w in self.parked if w.name in names and w.queue_name in queues][:n]
