@@ -24,6 +24,7 @@ from psycopg import pq
 from psycopg.rows import dict_row
 
 from ..errors import DBOSNotLaunchedError
+from .arrays import bind
 from .repository import _RETRYABLE, Backoff, RollbackSignal, compose, mask_url, translate
 
 Row = dict[str, Any]
@@ -40,11 +41,11 @@ class AsyncTx:
         self._conn, self._queries = conn, queries
 
     async def one(self, name: str, /, **params: Any) -> Row | None:
-        cur = await self._conn.execute(self._queries[name], params)
+        cur = await self._conn.execute(self._queries[name], bind(params))
         return await cur.fetchone()
 
     async def all(self, name: str, /, **params: Any) -> list[Row]:
-        cur = await self._conn.execute(self._queries[name], params)
+        cur = await self._conn.execute(self._queries[name], bind(params))
         return await cur.fetchall()
 
 

@@ -28,6 +28,7 @@ from ..errors import (
     DuplicateKeyError,
     MissingReferenceError,
 )
+from .arrays import bind
 from .netopts import tcp_options
 from .queries import load_queries
 
@@ -96,7 +97,7 @@ class Tx:
         self._conn, self._queries = conn, queries
 
     def _execute(self, name: str, params: dict[str, Any]) -> psycopg.Cursor[Row]:
-        return self._conn.execute(self._queries[name], params)
+        return self._conn.execute(self._queries[name], bind(params))
 
     def one(self, name: str, /, **params: Any) -> Row | None:
         return self._execute(name, params).fetchone()
