@@ -160,6 +160,7 @@ class GroupCommit(Generic[I, R]):
                     s.then(failure)
                 except Exception as exc:
                     log.error("group_commit_callback_failed", name=self.name, error=repr(exc)[:300])
+        metrics.batch_done()
 
     def close(self, timeout: float) -> bool:
         """Write what is pending, stop the flusher; False if it did not finish in time."""

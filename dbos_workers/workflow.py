@@ -244,7 +244,7 @@ def complete(rt: Runtime, ctx: WorkflowContext, status: str, output: str | None,
     outcome = Completion(ctx.workflow_id, ctx.owner_token, status, output, error, step)
     if on_durable is None:
         rt.writers.outcomes.submit(outcome)
-        metrics.workflow_finished(ctx.queue_name, ctx.name, status)
+        metrics.workflow_finished(ctx.queue_name, ctx.name, status, now=True)
         return False
 
     def durable(failure: BaseException | None) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from .pending import count, flush, observe
+
 if TYPE_CHECKING:
     from .instruments import Instruments
 
@@ -23,6 +25,7 @@ def active() -> Instruments | None:
 
 def install(instruments: Instruments | None) -> None:
     global _m
+    flush()
     _m = instruments
     _children.clear()
 
@@ -45,13 +48,15 @@ def enqueued(queue: str | None, name: str, inserted: Any) -> None:
     """An enqueue statement returned; counted when it inserted the row (not a duplicate)."""
     m = _m
     if m is not None and inserted is not None and getattr(inserted, "inserted", False):
-        _child(m.enqueued, queue or "", name).inc()
+        count(_child(m.enqueued, queue or "", name))
+        flush()  # after its batch: nothing else would write it
 
 
 def enqueued_many(queue: str, name: str, n: int) -> None:
     m = _m
     if m is not None and n:
-        _child(m.enqueued, queue, name).inc(n)
+        count(_child(m.enqueued, queue, name), n)
+        flush()
 
 
 def workflow_started(queue: str | None, name: str) -> float:
@@ -59,35 +64,39 @@ def workflow_started(queue: str | None, name: str) -> float:
     m = _m
     if m is None:
         return 0.0
-    _child(m.started, queue or "", name).inc()
+    count(_child(m.started, queue or "", name))
     return time.perf_counter()
 
 
 def workflow_ran(name: str, started: float) -> None:
     m = _m
     if m is not None and started:
-        _child(m.workflow_duration, name).observe(time.perf_counter() - started)
+        observe(_child(m.workflow_duration, name), time.perf_counter() - started)
 
 
-def workflow_finished(queue: str | None, name: str, outcome: str) -> None:
-    """The outcome is durable."""
+def workflow_finished(queue: str | None, name: str, outcome: str, *, now: bool = False) -> None:
+    """The outcome is durable. From a group-commit callback the batch's end writes it; a
+    caller outside one passes now=True."""
     m = _m
     if m is not None:
-        _child(m.finished, queue or "", name, outcome).inc()
+        count(_child(m.finished, queue or "", name, outcome))
+        if now:
+            flush()
 
 
 def workflow_claimed(queue: str | None, created_at_ms: int | None, now_ms: int | None) -> None:
     m = _m
     if m is not None and created_at_ms is not None and now_ms is not None:
-        _child(m.enqueue_latency, queue or "").observe(max(0, now_ms - created_at_ms) / 1000.0)
+        observe(_child(m.enqueue_latency, queue or ""), max(0, now_ms - created_at_ms) / 1000.0)
 
 
 def claimed(rows: int, held: int) -> None:
     m = _m
     if m is not None and rows:
-        m.claims.inc()
-        m.claim_batch.observe(rows)
+        count(m.claims)
+        observe(m.claim_batch, rows)
         m.in_flight.set(held)
+        flush()
 
 
 def in_flight(held: int) -> None:
@@ -96,12 +105,13 @@ def in_flight(held: int) -> None:
     m = _m
     if m is not None and held == 0:
         m.in_flight.set(0)
+        flush()
 
 
 def step_ran(name: str, started: float) -> None:
     m = _m
     if m is not None:
-        _child(m.step_duration, name).observe(time.perf_counter() - started)
+        observe(_child(m.step_duration, name), time.perf_counter() - started)
 
 
 def step_retried(name: str) -> None:
@@ -113,8 +123,15 @@ def step_retried(name: str) -> None:
 def group_commit(kind: str, batch: int, started: float) -> None:
     m = _m
     if m is not None:
-        _child(m.gc_batch, kind).observe(batch)
-        _child(m.gc_flush, kind).observe(time.perf_counter() - started)
+        observe(_child(m.gc_batch, kind), batch)
+        observe(_child(m.gc_flush, kind), time.perf_counter() - started)
+
+
+def batch_done() -> None:
+    """A batch this process wrote (a group-commit flush and its callbacks) ended: write
+    what the hooks gathered (metrics/pending.py)."""
+    if _m is not None:
+        flush()
 
 
 def recovered(kind: str, n: int) -> None:

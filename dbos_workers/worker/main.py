@@ -22,6 +22,7 @@ from typing import Any
 
 import structlog
 
+from .. import metrics
 from ..config import Settings
 from ..db.repository import Backoff
 from ..errors import DatabaseUnavailableError
@@ -93,6 +94,7 @@ class Worker:
         self.executor.hand_back()
         self.heartbeat.stop()
         self.rt.stop()
+        metrics.batch_done()  # what the hooks gathered since the last batch
 
 
 def run_worker(settings: Settings, registry: Registry, conninfo: str, wctx: Any) -> int:
