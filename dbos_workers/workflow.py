@@ -320,6 +320,12 @@ def resume_context(rt: Runtime, claimed: ClaimedWorkflow) -> WorkflowContext:
     recorded: dict[int, StepRecord] = {}
     if claimed.has_steps:  # the claim tells whether anything was recorded
         recorded = {r.function_id: r for r in rt.db.steps.recorded(claimed.workflow_id)}
+    return claimed_context(claimed, recorded)
+
+
+def claimed_context(claimed: ClaimedWorkflow, recorded: dict[int, StepRecord]) -> WorkflowContext:
+    """The context a claimed row runs in (thread or async lane): its recorded operations, the
+    identity it was started with and its enqueue span's trace context."""
     identity = auth.from_row(claimed.authenticated_user, claimed.authenticated_roles)
     return WorkflowContext(workflow_id=claimed.workflow_id, owner_token=claimed.owner_token,
                            name=claimed.name, recorded=recorded, deadline_ms=claimed.deadline_ms,

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .. import metrics
 from ..db.records import ClaimedWorkflow
 from ..registry import Registry, WorkflowInfo
 
@@ -79,6 +80,7 @@ class AsyncLane:
             self._idle_until = time.monotonic() + THREADS_RETRY_SEC  # new ones meanwhile
         for row in rows:
             rt.inflight.claimed(row.workflow_id, row.queue_name, row.partition_key, on_loop=True)
+            metrics.workflow_claimed(row.queue_name, row.created_at, row.started_at)
             rt.log.debug("workflow_claimed", workflow_id=row.workflow_id, queue=row.queue_name, lane="async")
         return rows
 
@@ -98,6 +100,7 @@ class AsyncLane:
                                            executor_id=rt.executor_id, owner_instance=rt.instance_id)
         for row in rows:
             rt.inflight.claimed(row.workflow_id, row.queue_name, row.partition_key)
+            metrics.workflow_claimed(row.queue_name, row.created_at, row.started_at)
         if not rows:  # it walks past the loop's backlog: not again for a while
             self._threads_idle_until = time.monotonic() + THREADS_RETRY_SEC
         return rows

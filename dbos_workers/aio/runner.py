@@ -9,7 +9,7 @@ import contextvars
 from collections.abc import Callable
 from typing import Any
 
-from .. import auth
+from .. import auth, metrics, tracing
 from ..classes import meta_of
 from ..context import (
     StartOptions,
@@ -24,7 +24,7 @@ from ..db.records import ClaimedWorkflow, Completion, StepRecord
 from ..errors import DBOSSerializationError, DBOSWorkflowCancelledError, WorkerDrainingError, WorkflowOwnershipLostError
 from ..registry import WorkflowInfo
 from ..runtime import Runtime
-from ..workflow import Placement
+from ..workflow import Placement, claimed_context
 from . import starting
 from .steps import record_operation
 from .wake import committed, install_flag
@@ -38,6 +38,8 @@ async def run(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo, args: tuple
     or raises the workflow's exception, as get_result would."""
     install_flag(ctx)
     rt.inflight.attach(ctx, on_loop=True)
+    started = metrics.workflow_started(ctx.queue_name, info.name)
+    span = tracing.start_workflow(ctx, info.name)
     token = enter_workflow(ctx)
     options_token = _options.set(StartOptions())
     identity_token = auth.enter(auth.Identity(ctx.authenticated_user, ctx.authenticated_roles,
@@ -61,6 +63,8 @@ async def run(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo, args: tuple
         auth.leave(identity_token)
         _options.reset(options_token)
         exit_workflow(token)
+        metrics.workflow_ran(info.name, started)
+        tracing.end_unwinding(span)
         rt.inflight.release(ctx.workflow_id)
 
 
@@ -74,8 +78,10 @@ async def complete(rt: Runtime, ctx: WorkflowContext, status: str, output: str |
                    error: str | None) -> None:
     """The outcome with the last step's deferred checkpoint, in the outcome group commit."""
     step, ctx.pending = ctx.pending, None
+    tracing.outcome(status)
     await committed(rt.writers.outcomes, Completion(ctx.workflow_id, ctx.owner_token, status,
                                                     output, error, step))
+    metrics.workflow_finished(ctx.queue_name, ctx.name, status, now=True)
 
 
 async def run_detached(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo, args: tuple[Any, ...],
@@ -134,12 +140,7 @@ async def resume_context(rt: Runtime, claimed: ClaimedWorkflow) -> WorkflowConte
     recorded: dict[int, StepRecord] = {}
     if claimed.has_steps:
         recorded = {r.function_id: r for r in await rt.aio.db.steps_recorded(claimed.workflow_id)}
-    identity = auth.from_row(claimed.authenticated_user, claimed.authenticated_roles)
-    return WorkflowContext(workflow_id=claimed.workflow_id, owner_token=claimed.owner_token,
-                           name=claimed.name, recorded=recorded, deadline_ms=claimed.deadline_ms,
-                           queue_name=claimed.queue_name,
-                           authenticated_user=identity.authenticated_user,
-                           authenticated_roles=identity.authenticated_roles)
+    return claimed_context(claimed, recorded)
 
 
 async def invoke(rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

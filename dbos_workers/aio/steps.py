@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .. import metrics, tracing
 from ..auth import assuming, check_roles
 from ..classes import meta_of
 from ..context import StepContext, WorkflowContext, current_step, current_workflow, enter_step, exit_step
@@ -102,17 +104,23 @@ async def run_step(rt: Runtime, opts: StepOptions, func: Callable[..., Any], arg
     done, value = replay(rt, ctx, fid, opts.name)
     if done:
         return value
-    started = rt.clock.now_ms()
+    started, t0 = rt.clock.now_ms(), time.perf_counter()
+    span = tracing.start_step(opts.name, fid)
     try:
         role = check_roles(meta_of(func), opts.name)
         with assuming(role):
             result = await _attempts(rt, ctx, fid, opts, func, args, kwargs)
-    except STOPS:
+    except STOPS as exc:
+        tracing.end(span, exc)
         raise
     except Exception as exc:
+        metrics.step_ran(opts.name, t0)
+        tracing.end(span, exc)
         await record_operation(rt, ctx, fid, opts.name, output=None,
                                error=rt.serializer.serialize_error(exc), started_at_ms=started, defer=True)
         raise
+    metrics.step_ran(opts.name, t0)
+    tracing.end(span)
     await record_operation(rt, ctx, fid, opts.name, output=rt.serializer.serialize(result), error=None,
                            started_at_ms=started, defer=True)
     return result
@@ -149,6 +157,7 @@ async def _attempts(rt: Runtime, ctx: WorkflowContext, fid: int, opts: StepOptio
             errors.append(exc)
             rt.log.warning("step_attempt_failed", workflow_id=ctx.workflow_id, step=opts.name,
                            attempt=attempt + 1, of=tries, error=repr(exc)[:200])
+            metrics.step_retried(opts.name)
         finally:
             exit_step(token)
         if attempt < tries - 1:

@@ -152,3 +152,39 @@ def test_a_killed_worker_keeps_its_counts_and_loses_its_live_gauges(launch: Laun
     assert str(victim) not in {lab["pid"] for lab, _ in after["dbw_workflows_in_flight"]}
     assert not (Path(run.directory) / f"gauge_liveall_{victim}.db").exists()
     assert (Path(run.directory) / f"counter_{victim}.db").exists()
+
+
+def test_async_workflows_are_counted_like_thread_ones(launch: Launch, pg_url: str, schema: str) -> None:
+    """The async lane (workflows on a worker's event loop) reports the same series: started,
+    finished by outcome, claim latency, run and step durations, step retries."""
+    q = Queue("obs_metrics_async")
+    n = 300
+
+    @DBOS.step(retries_allowed=True, max_attempts=2, interval_seconds=0.01)
+    async def half(i: int) -> int:
+        if i % 5 == 0:
+            raise ValueError(f"no {i}")
+        return i // 2
+
+    @DBOS.workflow()
+    async def ajob(i: int) -> int:
+        return await half(i)
+
+    launch(worker_processes=2, enable_metrics=True, metrics_port=0)
+    run = current()
+    assert run is not None and run.server is not None
+    port = run.server.port
+    q.enqueue_many(ajob, [(i,) for i in range(n)])
+    wait_until(lambda: query(pg_url, schema, "SELECT count(*) AS n FROM workflow_status WHERE queue_name = "
+                             "'obs_metrics_async' AND status IN ('SUCCESS', 'ERROR')")[0]["n"] == n, 120, 0.2)
+    failed = len(range(0, n, 5))
+    wait_until(lambda: total(scrape(port), "dbw_workflows_finished_total", queue="obs_metrics_async") >= n, 30, 0.2)
+    final = scrape(port)
+    wf = {"queue": "obs_metrics_async", "name": ajob.__qualname__}
+    assert total(final, "dbw_workflows_started_total", **wf) == n
+    assert total(final, "dbw_workflows_finished_total", outcome="SUCCESS", **wf) == n - failed
+    assert total(final, "dbw_workflows_finished_total", outcome="ERROR", **wf) == failed
+    assert total(final, "dbw_enqueue_to_start_seconds_count", queue="obs_metrics_async") == n
+    assert total(final, "dbw_workflow_duration_seconds_count", name=ajob.__qualname__) == n
+    assert total(final, "dbw_step_duration_seconds_count", name=half.__qualname__) == n
+    assert total(final, "dbw_step_retries_total", name=half.__qualname__) == 2 * failed

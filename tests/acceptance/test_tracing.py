@@ -31,23 +31,45 @@ def read_spans(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def test_one_trace_from_enqueue_to_steps_across_processes(
-        launch: Launch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_url: str, schema: str) -> None:
-    spans_file = tmp_path / "spans.jsonl"
-    monkeypatch.setenv(TRACE_FILE_ENV, str(spans_file))
-    q = Queue("obs_traced")
+def _workflows(kind: str) -> tuple[Any, Any, Any]:
+    if kind == "thread":
+        @DBOS.step()
+        def first(i: int) -> int:
+            return i + 1
+
+        @DBOS.step()
+        def second(i: int) -> int:
+            return i * 10
+
+        @DBOS.workflow()
+        def traced(i: int) -> int:
+            return second(first(i))
+
+        return first, second, traced
 
     @DBOS.step()
-    def first(i: int) -> int:
+    async def afirst(i: int) -> int:
         return i + 1
 
     @DBOS.step()
-    def second(i: int) -> int:
+    async def asecond(i: int) -> int:
         return i * 10
 
     @DBOS.workflow()
-    def traced(i: int) -> int:
-        return second(first(i))
+    async def atraced(i: int) -> int:
+        return await asecond(await afirst(i))
+
+    return afirst, asecond, atraced
+
+
+@pytest.mark.parametrize("kind", ["thread", "async"])
+def test_one_trace_from_enqueue_to_steps_across_processes(
+        launch: Launch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_url: str, schema: str, kind: str) -> None:
+    """The same for a workflow on a worker thread and for an async one on the worker's loop."""
+    spans_file = tmp_path / "spans.jsonl"
+    monkeypatch.setenv(TRACE_FILE_ENV, str(spans_file))
+    q = Queue("obs_traced")
+    first, second, traced = _workflows(kind)
 
     launch(worker_processes=1, enable_otlp=True)
     memory = InMemorySpanExporter()
