@@ -21,7 +21,7 @@ def min_commits(steps: int) -> int:
 
 
 def run(ctx: Context) -> dict[str, Any]:
-    url = pg.fresh_database(ctx.args.url, "bench_pgbench")
+    url = pg.fresh_database(ctx.args.url, ctx.args.db_prefix + "bench_pgbench")  # --db-prefix: not a shared one
     by_clients = {}
     for c in CLIENTS:
         by_clients[c] = pg.pgbench_insert_tps(url, c, ctx.args.pg_seconds, ctx.log_dir)
