@@ -20,7 +20,7 @@ from typing import Any
 from . import envs, pg, report
 from .peers.harness import burn
 from .runner import Context
-from .scenarios import ALIASES, MODULES, ORDER
+from .scenarios import ALIASES, DEFAULT, MODULES, ORDER
 
 DATABASES = {"dbos-workers": "bench_dbw", "dbos": "bench_dbos", "procrastinate": "bench_procrastinate",
              "pgqueuer": "bench_pgqueuer"}
@@ -60,8 +60,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    "(e.g. tx_: tx_bench_dbw, ...), to share a server with another run")
     p.add_argument("--upgrade", action="store_true", help="pip install -U in every venv first")
     p.add_argument("--out", type=Path, default=None, help="JSON path (default bench/results/<ts>.json)")
+    for module in dict.fromkeys(MODULES.values()):  # a scenario's own options (--enqueue-n, --soak-rate, ...)
+        getattr(module, "add_arguments", lambda _: None)(p)
     a = p.parse_args(argv)
-    a.scenarios = [ALIASES.get(s, s) for s in a.scenarios] or list(ORDER)
+    a.scenarios = [ALIASES.get(s, s) for s in a.scenarios] or list(DEFAULT)
     unknown = [s for s in a.scenarios if s not in MODULES]
     systems = [s.strip() for s in a.systems.split(",") if s.strip()]
     bad = [s for s in systems if s not in envs.SYSTEMS]

@@ -73,8 +73,12 @@ def run_peer(ctx: Context, system: str, scenario: str, timeout: float,
         env["PYTHONPATH"] = str(REPO)  # --inplace: the checkout, not an installed copy
     else:
         env.pop("PYTHONPATH", None)
-    tag = f"{system}-{scenario}-" + "-".join(f"{k}{v}" for k, v in params.items() if k in ("kind", "procs", "n"))
-    log_path = ctx.log_dir / f"{tag}.log"
+    tag = f"{system}-{scenario}-" + "-".join(f"{k}{v}" for k, v in params.items()
+                                             if k in ("kind", "procs", "n", "mode", "queues", "empty_queues"))
+    log_path, again = ctx.log_dir / f"{tag}.log", 1
+    while log_path.exists():  # rounds of the same run keep a log each
+        again += 1
+        log_path = ctx.log_dir / f"{tag}-{again}.log"
     started = time.time()
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=str(REPO), env=env)

@@ -4,7 +4,10 @@ inherit the registry and the shared timestamp arrays.
 
 Settings: worker_processes = --procs, worker_threads = the library's default (64) unless
 `--option dbos-workers:threads=N` names one (the driver's --threads is the job queues'
-concurrency), the library's defaults otherwise.
+concurrency), the library's defaults otherwise. With --queues Q (the queues scenario) item i
+goes to queue i % Q (`bench`, `bench-q0001`, ...), and --empty-queues E declares E more
+(`bench-empty-000`, ...) that stay empty; all of them are declared before any launch, so the
+producer and the forked pool know the same queues.
 """
 
 from __future__ import annotations
@@ -106,12 +109,20 @@ class DbosWorkers(harness.Adapter):
 
     def __init__(self, url: str, args: Any) -> None:
         super().__init__(url, args)
+        self.queues = [queue, *(Queue(f"bench-q{k:04d}") for k in range(1, args.queues))]
+        self.empty = [Queue(f"bench-empty-{k:03d}") for k in range(args.empty_queues)]
+        if args.queues > 1:
+            self.remaining_sql = self.remaining_sql.replace("queue_name = 'bench'", "queue_name LIKE 'bench%'")
+        self.last_finished_sql = ("SELECT max(completed_at) / 1000.0 FROM dbos_workers.workflow_status "
+                                  "WHERE queue_name LIKE 'bench%'")  # the queues scenario's drain end
         self.threads = int(args.options["threads"]) if "threads" in args.options else None
         # --option dbos-workers:metrics=1: the same run with enable_metrics (Prometheus, every process)
         self.metrics = str(args.options.get("metrics", "0")).lower() in ("1", "true", "on", "yes")
         self.settings = {"worker_processes": args.procs,
                          "worker_threads": self.threads or "library default (64)",
-                         "enable_metrics": self.metrics, "other": "library defaults"}
+                         "enable_metrics": self.metrics, "queues": len(self.queues),
+                         "empty_queues": len(self.empty),
+                         "other": "library defaults"}
 
     def _launch(self, procs: int) -> None:
         config: dict[str, Any] = {"name": "bench", "system_database_url": self.url,
@@ -140,7 +151,10 @@ class DbosWorkers(harness.Adapter):
     def enqueue(self, kind: str, i: int) -> Any:
         if kind == "cpu":
             return queue.enqueue(wfcpu, i, self.args.cpu_iters)
-        return queue.enqueue(WORKFLOWS[kind], i)
+        return self.queues[i % len(self.queues)].enqueue(WORKFLOWS[kind], i)
+
+    def enqueue_batch(self, kind: str, indices: list[int]) -> Any:
+        return queue.enqueue_many(WORKFLOWS[kind], [(i,) for i in indices])
 
     def wait_result(self, handle: Any, timeout: float) -> None:
         handle.get_result(timeout=timeout)

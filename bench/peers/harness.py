@@ -380,19 +380,15 @@ def scenario_steady(ad: Adapter, a: argparse.Namespace) -> dict[str, Any]:
     return {"procs": a.procs, "seconds": a.seconds, "windows": out}
 
 
-def scenario_pgcost(ad: Adapter, a: argparse.Namespace) -> dict[str, Any]:
-    import pgcost_probe  # bench/peers/pgcost_probe.py: the database-cost measurement
-
-    return pgcost_probe.scenario_pgcost(ad, a)
-
-
-SCENARIOS = {"burndown": scenario_burndown, "latency": scenario_latency, "steady": scenario_steady,
-             "pgcost": scenario_pgcost}
+SCENARIOS = {"burndown": scenario_burndown, "latency": scenario_latency, "steady": scenario_steady}
+# Scenarios in modules of their own (bench/peers/<module>.py): scenario_<name>(ad, a), optionally
+# add_arguments(parser) and shared_size(a) (timestamp slots, default n + 64).
+MODULES = {"pgcost": "pgcost_probe", "enqueue": "harness_load", "queues": "harness_load"}
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser()
-    p.add_argument("scenario", choices=sorted(SCENARIOS))
+    p.add_argument("scenario", choices=sorted([*SCENARIOS, *MODULES]))
     p.add_argument("--url", required=True)
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--kind", choices=KINDS, default="0")
@@ -407,20 +403,23 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                    help="burn-down: stop timing after this many seconds of draining (partial rate)")
     p.add_argument("--producer-threads", type=int, default=4)
     p.add_argument("--option", action="append", default=[], help="system-specific key=value")
+    for module in sorted(set(MODULES.values())):
+        getattr(__import__(module), "add_arguments", lambda _: None)(p)
     return p.parse_args(argv)
 
 
 def main(adapter_cls: type[Adapter], argv: list[str] | None = None) -> None:
     a = parse(argv)
     a.options = dict(o.split("=", 1) for o in a.option)
-    size = a.n + 64
+    module = __import__(MODULES[a.scenario]) if a.scenario in MODULES else None
+    size = getattr(module, "shared_size", lambda _: a.n + 64)(a)
     if a.scenario == "steady":
         size = int(sum(r * a.seconds for r in a.rates) * 1.2) + 64
     shared = make_shared(size)
     shared["enq"] = mp.Array("d", size, lock=False)
     install_shared(shared)
     ad = adapter_cls(a.url, a)
-    result = SCENARIOS[a.scenario](ad, a)
+    result = (getattr(module, f"scenario_{a.scenario}") if module else SCENARIOS[a.scenario])(ad, a)
     result.update(system=ad.name, scenario=a.scenario, settings=ad.settings)
     print("BENCH_RESULT " + json.dumps(result), flush=True)
     os._exit(0)  # do not let library atexit hooks of a forked pool outlive the result

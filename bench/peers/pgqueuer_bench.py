@@ -7,7 +7,10 @@ not measured. Producer: pgqueuer's synchronous `SyncQueries.enqueue` (one psycop
 connection per producer thread). Consumers: --procs spawned processes, each an asyncpg
 connection driving `PgQueuer.run()` with the documented defaults (batch_size=10, no
 max_concurrent_tasks, LISTEN/NOTIFY with polling fallback, durable tables). pgqueuer requires
-async entrypoints; the cpu job burns the CPU inline in its coroutine.
+async entrypoints; the cpu job burns the CPU inline in its coroutine. Bulk enqueue: one
+`SyncQueries.enqueue` call with lists of entrypoints, payloads and priorities. Many queues
+(--queues Q, --empty-queues E): pgqueuer routes by entrypoint, so queue k is the no-op
+entrypoint `job0-q{k}` (queue 0 is `job0`); every consumer registers all Q + E of them.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import harness
 BATCH_SIZE = 10  # PgQueuer.run() default
 
 
-async def _consume(url: str, batch_size: int) -> None:
+async def _consume(url: str, batch_size: int, names: list[str]) -> None:
     import asyncpg
     from pgqueuer import PgQueuer
     from pgqueuer.db import AsyncpgDriver
@@ -35,11 +38,13 @@ async def _consume(url: str, batch_size: int) -> None:
     conn = await asyncpg.connect(url)
     pgq = PgQueuer(AsyncpgDriver(conn))
 
-    @pgq.entrypoint("job0")
     async def job0(job: Any) -> None:
         i = int(job.payload)
         harness.mark_start(i)
         harness.mark_end(i)
+
+    for name in names:  # "job0", and the other queues' entrypoints (--queues, --empty-queues)
+        pgq.entrypoint(name)(job0)
 
     @pgq.entrypoint("jobasync")
     async def jobasync(job: Any) -> None:
@@ -61,9 +66,9 @@ async def _consume(url: str, batch_size: int) -> None:
     await conn.close()
 
 
-def consumer_main(url: str, shared: dict[str, Any], batch_size: int) -> None:
+def consumer_main(url: str, shared: dict[str, Any], batch_size: int, names: list[str]) -> None:
     harness.install_shared(shared)
-    asyncio.run(_consume(url, batch_size))
+    asyncio.run(_consume(url, batch_size, names))
     os._exit(0)
 
 
@@ -82,8 +87,11 @@ class PgQueuerAdapter(harness.Adapter):
         self.local = threading.local()
         self.conns: list[Any] = []
         self.lock = threading.Lock()
+        self.entrypoints = ["job0", *(f"job0-q{k:04d}" for k in range(1, args.queues))]
+        self.empty = [f"job0-empty-{k:03d}" for k in range(args.empty_queues)]
         self.settings = {"batch_size": self.batch_size, "driver": "asyncpg (consumers)",
-                         "producer": "SyncQueries + psycopg"}
+                         "producer": "SyncQueries + psycopg", "entrypoints": len(self.entrypoints),
+                         "empty_entrypoints": len(self.empty)}
 
     def reset(self) -> None:
         import asyncpg
@@ -125,11 +133,18 @@ class PgQueuerAdapter(harness.Adapter):
             return self._queries().enqueue("jobcpu", f"{i},{self.args.cpu_iters}".encode())
         if kind == "async":
             return self._queries().enqueue("jobasync", str(i).encode())
-        return self._queries().enqueue("job0", str(i).encode())
+        return self._queries().enqueue(self.entrypoints[i % len(self.entrypoints)], str(i).encode())
+
+    def enqueue_batch(self, kind: str, indices: list[int]) -> Any:
+        assert kind == "0"
+        return self._queries().enqueue(["job0"] * len(indices), [str(i).encode() for i in indices],
+                                       [0] * len(indices))
 
     def start_workers(self, procs: int) -> None:
         for _ in range(procs):
-            p = self.ctx.Process(target=consumer_main, args=(self.url, dict(harness.SHARED), self.batch_size))
+            names = self.entrypoints + self.empty
+            p = self.ctx.Process(target=consumer_main,
+                                 args=(self.url, dict(harness.SHARED), self.batch_size, names))
             p.start()
             self.procs.append(p)
 

@@ -7,7 +7,10 @@ enqueue->result is not measured. Producer: `task.defer(...)` (sync API, psycopg 
 Consumers: --procs spawned processes, each `app.run_worker(queues=["bench"], concurrency=C)`
 with async tasks; C = --threads (16) for the no-op job, 1 for the CPU job (procrastinate's
 documented advice: no concurrency for blocking tasks). LISTEN/NOTIFY on (default), fetch
-polling fallback 5 s (default), jobs kept after success (default, delete_jobs never).
+polling fallback 5 s (default), jobs kept after success (default, delete_jobs never). Bulk
+enqueue: `task.batch_defer(*kwargs)` (sync API). Many queues (--queues Q, --empty-queues E):
+job i is deferred with `job0.configure(queue=...)` onto queue i % Q (`bench`, `bench-q0001`,
+...), and every worker runs with `queues=` all Q + E names.
 """
 
 from __future__ import annotations
@@ -49,9 +52,9 @@ async def jobcpu(i: int, iters: int) -> None:
     harness.mark_end(i)
 
 
-def consumer_main(url: str, shared: dict[str, Any], concurrency: int) -> None:
+def consumer_main(url: str, shared: dict[str, Any], concurrency: int, queues: list[str]) -> None:
     harness.install_shared(shared)
-    app.run_worker(queues=["bench"], concurrency=concurrency, wait=True, install_signal_handlers=True)
+    app.run_worker(queues=queues, concurrency=concurrency, wait=True, install_signal_handlers=True)
     os._exit(0)
 
 
@@ -70,8 +73,11 @@ class Procrastinate(harness.Adapter):
         self.ctx = mp.get_context("spawn")
         self.procs: list[Any] = []
         self.opened = False
+        self.queues = ["bench", *(f"bench-q{k:04d}" for k in range(1, args.queues))]
+        self.empty = [f"bench-empty-{k:03d}" for k in range(args.empty_queues)]
         self.settings = {"concurrency": self.concurrency, "listen_notify": True,
-                         "fetch_job_polling_interval": 5.0, "tasks": "async"}
+                         "fetch_job_polling_interval": 5.0, "tasks": "async",
+                         "queues": len(self.queues), "empty_queues": len(self.empty)}
 
     def reset(self) -> None:
         import psycopg
@@ -95,11 +101,18 @@ class Procrastinate(harness.Adapter):
             return jobcpu.defer(i=i, iters=self.args.cpu_iters)
         if kind == "async":
             return jobasync.defer(i=i)
+        if len(self.queues) > 1:
+            return job0.configure(queue=self.queues[i % len(self.queues)]).defer(i=i)
         return job0.defer(i=i)
+
+    def enqueue_batch(self, kind: str, indices: list[int]) -> Any:
+        assert kind == "0"
+        return job0.batch_defer(*({"i": i} for i in indices))
 
     def start_workers(self, procs: int) -> None:
         for _ in range(procs):
-            p = self.ctx.Process(target=consumer_main, args=(self.url, dict(harness.SHARED), self.concurrency))
+            p = self.ctx.Process(target=consumer_main, args=(self.url, dict(harness.SHARED), self.concurrency,
+                                                             self.queues + self.empty))
             p.start()
             self.procs.append(p)
 
