@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from .pending import count, flush, observe
+from .pending import Series, count, flush, observe
 
 if TYPE_CHECKING:
     from .instruments import Instruments
@@ -30,17 +30,17 @@ def install(instruments: Instruments | None) -> None:
     _children.clear()
 
 
-_children: dict[tuple[int, tuple[str, ...]], Any] = {}
+_children: dict[tuple[int, tuple[str, ...]], Series] = {}
 
 
-def _child(metric: Any, *labels: str) -> Any:
+def _child(metric: Any, *labels: str) -> Series:
     """metric.labels(*labels), remembered: labels() takes a lock and builds a key per call, on
     a path taken several times per workflow. The set of label values is bounded (names,
     queues, outcomes), and so is this cache; it is dropped with the instruments."""
     key = (id(metric), labels)
     child = _children.get(key)
     if child is None:
-        child = _children[key] = metric.labels(*labels)
+        child = _children[key] = Series(metric.labels(*labels) if labels else metric)
     return child
 
 
@@ -93,8 +93,8 @@ def workflow_claimed(queue: str | None, created_at_ms: int | None, now_ms: int |
 def claimed(rows: int, held: int) -> None:
     m = _m
     if m is not None and rows:
-        count(m.claims)
-        observe(m.claim_batch, rows)
+        count(_child(m.claims))
+        observe(_child(m.claim_batch), rows)
         m.in_flight.set(held)
         flush()
 

@@ -25,21 +25,34 @@ _lock = threading.Lock()
 _adds: dict[Any, float] = {}
 
 
-def count(child: Any, amount: float = 1.0) -> None:
-    value = getattr(child, "_value", None)
+class Series:
+    """One labelled child and the value objects its increments go to, looked up once."""
+
+    __slots__ = ("bounds", "buckets", "child", "sum", "value")
+
+    def __init__(self, child: Any) -> None:
+        self.child = child
+        self.value = getattr(child, "_value", None)  # a counter's (or gauge's)
+        bounds, buckets, total = (getattr(child, a, None) for a in ("_upper_bounds", "_buckets", "_sum"))
+        histogram = bounds is not None and buckets is not None and total is not None
+        self.bounds, self.buckets, self.sum = (bounds, buckets, total) if histogram else (None, None, None)
+
+
+def count(series: Series, amount: float = 1.0) -> None:
+    value = series.value
     if value is None:
-        child.inc(amount)
+        series.child.inc(amount)
         return
     with _lock:
         _adds[value] = _adds.get(value, 0.0) + amount
 
 
-def observe(child: Any, amount: float) -> None:
-    bounds = getattr(child, "_upper_bounds", None)
-    if bounds is None or not hasattr(child, "_buckets") or not hasattr(child, "_sum"):
-        child.observe(amount)
+def observe(series: Series, amount: float) -> None:
+    bounds = series.bounds
+    if bounds is None:
+        series.child.observe(amount)
         return
-    bucket, total = child._buckets[bisect_left(bounds, amount)], child._sum
+    bucket, total = series.buckets[bisect_left(bounds, amount)], series.sum  # type: ignore[index]
     with _lock:
         _adds[bucket] = _adds.get(bucket, 0.0) + 1.0
         _adds[total] = _adds.get(total, 0.0) + amount

@@ -21,11 +21,12 @@ def test_increments_wait_for_flush_and_then_are_exact() -> None:
     r = prometheus_client.CollectorRegistry()
     c = prometheus_client.Counter("t_runs", "runs", ("q",), registry=r)
     h = prometheus_client.Histogram("t_lat", "latency", buckets=(0.01, 0.1, 1.0), registry=r)
+    a, hist = pending.Series(c.labels("a")), pending.Series(h)
     for _ in range(5):
-        pending.count(c.labels("a"))
-    pending.count(c.labels("b"), 3)
+        pending.count(a)
+    pending.count(pending.Series(c.labels("b")), 3)
     for amount in (0.005, 0.01, 0.05, 0.5, 7.0):
-        pending.observe(h, amount)
+        pending.observe(hist, amount)
     assert _value(r, "t_runs_total", q="a") == 0.0 and _value(r, "t_lat_count") == 0.0
     pending.flush()
     assert _value(r, "t_runs_total", q="a") == 5.0 and _value(r, "t_runs_total", q="b") == 3.0
@@ -40,7 +41,7 @@ def test_increments_wait_for_flush_and_then_are_exact() -> None:
 def test_a_forked_child_drops_the_parents_pending_increments() -> None:
     r = prometheus_client.CollectorRegistry()
     c = prometheus_client.Counter("t_forked", "forked", registry=r)
-    pending.count(c, 2)
+    pending.count(pending.Series(c), 2)
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: flushing writes nothing of the parent's
