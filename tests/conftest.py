@@ -81,3 +81,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "seed, printed so a failure replays)")
     group.addoption("--chaos-minutes", type=float, default=None,
                     help="run the randomized fault schedule for this many minutes (default: the short CI form)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The long form of the fault schedule runs for --chaos-minutes: its time bound grows with
+    it (the suite's 300 s per test would end a 10-minute schedule half way)."""
+    minutes = config.getoption("--chaos-minutes")
+    if not minutes:
+        return
+    for item in items:
+        if item.get_closest_marker("chaos") is not None:
+            item.add_marker(pytest.mark.timeout(int(minutes * 60) + 600))
