@@ -30,7 +30,7 @@ RESULTS = envs.BENCH / "results"
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("scenarios", nargs="*", help=f"any of {', '.join(ORDER)} (default: all)")
+    p.add_argument("scenarios", nargs="*", help=f"any of {', '.join(ORDER)} (default: all but soak)")
     p.add_argument("--n", type=int, default=10000, help="workflows per burn-down (default 10000)")
     p.add_argument("--drain-budget", type=float, default=60.0,
                    help="seconds a burn-down may drain before its rate is taken from what finished "

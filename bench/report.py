@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import envs
-from .scenarios import asyncio_burndown, enqueue, pgcost, queues, transaction
+from .scenarios import asyncio_burndown, enqueue, pgcost, queues, soak, transaction
 from .scenarios.pglimit import min_commits
 
 BASE = "dbos-workers"
@@ -107,7 +107,7 @@ def table(results: dict[str, Any], meta: dict[str, Any], systems: list[str]) -> 
             + _steady_rows(results, systems) + _scaling_rows(results, systems)
             + transaction.rows(results, systems, _cell, _num) + pgcost.rows(results, systems, _cell, _num)
             + asyncio_burndown.rows(results, systems, _cell, _num) + enqueue.rows(results, systems, _cell, _num)
-            + queues.rows(results, systems, _cell, _num))
+            + queues.rows(results, systems, _cell, _num) + soak.rows(results, systems, _cell, _num))
     head = [f"{s} {meta['versions'].get(s, '')}".strip() for s in systems]
     w0 = max([len(r[0]) for r in rows] + [10])
     widths = [max([len(h)] + [len(r[1].get(s, "")) for r in rows]) for h, s in zip(head, systems, strict=True)]

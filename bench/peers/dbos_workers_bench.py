@@ -7,7 +7,8 @@ Settings: worker_processes = --procs, worker_threads = the library's default (64
 concurrency), the library's defaults otherwise. With --queues Q (the queues scenario) item i
 goes to queue i % Q (`bench`, `bench-q0001`, ...), and --empty-queues E declares E more
 (`bench-empty-000`, ...) that stay empty; all of them are declared before any launch, so the
-producer and the forked pool know the same queues.
+producer and the forked pool know the same queues. --retention-sec (the soak) sets
+workflow_retention_sec.
 """
 
 from __future__ import annotations
@@ -107,6 +108,8 @@ class DbosWorkers(harness.Adapter):
     remaining_sql = ("SELECT count(*) FROM dbos_workers.workflow_status "
                      "WHERE queue_name = 'bench' AND status IN ('ENQUEUED', 'PENDING')")
 
+    retained_tables = ("dbos_workers.workflow_status", "dbos_workers.operation_outputs")  # the soak's
+
     def __init__(self, url: str, args: Any) -> None:
         super().__init__(url, args)
         self.queues = [queue, *(Queue(f"bench-q{k:04d}") for k in range(1, args.queues))]
@@ -121,7 +124,7 @@ class DbosWorkers(harness.Adapter):
         self.settings = {"worker_processes": args.procs,
                          "worker_threads": self.threads or "library default (64)",
                          "enable_metrics": self.metrics, "queues": len(self.queues),
-                         "empty_queues": len(self.empty),
+                         "empty_queues": len(self.empty), "workflow_retention_sec": args.retention_sec,
                          "other": "library defaults"}
 
     def _launch(self, procs: int) -> None:
@@ -132,6 +135,8 @@ class DbosWorkers(harness.Adapter):
             config["worker_threads"] = self.threads
         if self.metrics:
             config["enable_metrics"] = True
+        if self.args.retention_sec is not None:
+            config["workflow_retention_sec"] = self.args.retention_sec
         DBOS(config=config)  # type: ignore[arg-type]
         DBOS.launch()
 

@@ -383,7 +383,8 @@ def scenario_steady(ad: Adapter, a: argparse.Namespace) -> dict[str, Any]:
 SCENARIOS = {"burndown": scenario_burndown, "latency": scenario_latency, "steady": scenario_steady}
 # Scenarios in modules of their own (bench/peers/<module>.py): scenario_<name>(ad, a), optionally
 # add_arguments(parser) and shared_size(a) (timestamp slots, default n + 64).
-MODULES = {"pgcost": "pgcost_probe", "enqueue": "harness_load", "queues": "harness_load"}
+MODULES = {"pgcost": "pgcost_probe", "enqueue": "harness_load", "queues": "harness_load",
+           "soak": "harness_soak"}
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
