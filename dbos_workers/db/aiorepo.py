@@ -25,7 +25,7 @@ from psycopg.rows import dict_row
 
 from ..errors import DBOSNotLaunchedError
 from .arrays import bind
-from .repository import _RETRYABLE, Backoff, RollbackSignal, compose, mask_url, translate
+from .repository import _RETRYABLE, SESSION_SETUP, Backoff, RollbackSignal, compose, mask_url, translate
 
 Row = dict[str, Any]
 Conn = psycopg.AsyncConnection[Row]
@@ -111,8 +111,8 @@ class AsyncRepository:
             connect_timeout=CONNECT_TIMEOUT_SEC)
         try:
             await conn.execute(self._search_path)
-            await conn.execute(self._queries["session_generic_plans"])
-            await conn.execute(self._queries["session_no_jit"])
+            for name in SESSION_SETUP:
+                await conn.execute(self._queries[name])
         except BaseException:
             await _discard(conn)
             raise

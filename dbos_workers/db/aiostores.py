@@ -11,7 +11,7 @@ from collections.abc import Callable
 from ..clock import Clock
 from ..errors import DuplicateKeyError
 from .aiorepo import AsyncRepository, AsyncTx
-from .messages import Received
+from .messages import RACED_TRIES, Received
 from .records import (
     QUEUE_FIELDS,
     Checkpoint,
@@ -96,6 +96,12 @@ class AsyncSystemDatabase:
         async def consume(tx: AsyncTx) -> Received:
             row = None if timed_out else await tx.one(
                 "message_consume", workflow_id=checkpoint.workflow_id, topic=topic)
+            for _ in range(RACED_TRIES):  # the oldest was taken meanwhile (db/messages.py)
+                if row is None or row["message"] is not None:
+                    break
+                row = await tx.one("message_consume", workflow_id=checkpoint.workflow_id, topic=topic)
+            if row is not None and row["message"] is None:
+                return Received(False, None)  # still racing: the receiver's next look takes it
             if row is None and not timed_out:
                 return Received(False, None)
             output = row["message"] if row else timeout_value

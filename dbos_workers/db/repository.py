@@ -33,6 +33,8 @@ from .netopts import tcp_options
 from .queries import load_queries
 
 Row = dict[str, Any]
+# Run on every pooled connection (sync and async) before its first statement.
+SESSION_SETUP = ("session_generic_plans", "session_no_jit", "session_index_scans")
 T = TypeVar("T")
 log = structlog.get_logger("dbos_workers.db")
 
@@ -133,8 +135,8 @@ class Repository:
 
     def _configure(self, conn: psycopg.Connection[Row]) -> None:
         conn.execute(self._search_path)
-        conn.execute(self._queries["session_generic_plans"])
-        conn.execute(self._queries["session_no_jit"])
+        for name in SESSION_SETUP:
+            conn.execute(self._queries[name])
 
     def open(self) -> None:
         try:

@@ -87,7 +87,11 @@ SELECT i.workflow_uuid, ins.workflow_uuid IS NOT NULL AS inserted,
        ws.output, ws.error, (SELECT count(*) FROM wake) AS woke
 FROM input i
 LEFT JOIN ins ON ins.workflow_uuid = i.workflow_uuid
-LEFT JOIN workflow_status ws ON ws.workflow_uuid = i.workflow_uuid AND ins.workflow_uuid IS NULL
+-- a probe of the primary key per row that was not inserted (LIMIT keeps it a parameterized
+-- lookup: as a plain join, a plan made while the table was small hash-joined a scan of it)
+LEFT JOIN LATERAL (SELECT w.status, w.name, w.output, w.error FROM workflow_status w
+                   WHERE w.workflow_uuid = i.workflow_uuid AND ins.workflow_uuid IS NULL
+                   LIMIT 1) ws ON TRUE
 ORDER BY i.ord;
 
 -- name: workflow_get

@@ -222,3 +222,32 @@ def test_send_idempotency_key_delivers_once_across_workflows(launch: Any, pg_url
     assert handle.get_result(timeout=10) == ["first", None]
     rows = query(pg_url, schema, "SELECT message_uuid FROM notifications WHERE destination_uuid = 'idem-dest'")
     assert [r["message_uuid"] for r in rows] == ["K::idem-dest"]
+
+
+def test_recv_waits_for_a_locked_oldest_message_instead_of_skipping_it(launch: Any, pg_url: str,
+                                                                       schema: str) -> None:
+    """A fenced former runner of a workflow (its lease taken over) may hold the oldest message
+    locked for the moment its own attempt takes to roll back; the rightful runner waits for it
+    rather than delivering the next message first (the randomized fault schedule saw m1, m0)."""
+    import psycopg
+    from psycopg import sql
+
+    @DBOS.workflow()
+    def inbox() -> list[Any]:
+        DBOS.recv("go", timeout_seconds=60)
+        return [DBOS.recv("mail", timeout_seconds=60), DBOS.recv("mail", timeout_seconds=60)]
+
+    launch(worker_processes=0)
+    with SetWorkflowID("inbox-locked"):
+        handle = DBOS.start_workflow(inbox)
+    DBOS.send("inbox-locked", "m0", "mail", idempotency_key="k0")
+    DBOS.send("inbox-locked", "m1", "mail", idempotency_key="k1")
+    with psycopg.connect(pg_url) as blocker:  # a transaction holding the oldest message
+        blocker.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        blocker.execute("SELECT 1 FROM notifications WHERE message_uuid = 'k0::inbox-locked' FOR UPDATE")
+        DBOS.send("inbox-locked", "go", "go")
+        wait_until(lambda: query(pg_url, schema, "SELECT count(*) AS n FROM pg_stat_activity "
+                                 "WHERE wait_event_type = 'Lock' AND datname = current_database()")[0]["n"] >= 1,
+                   30, 0.05)
+        blocker.rollback()
+    assert handle.get_result(timeout=60) == ["m0", "m1"]
