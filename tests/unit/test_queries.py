@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from dbos_workers.db.queries import load_queries, migration_files, parse_queries
+from dbos_workers.db.repository import SESSION_SETUP
 
 ROOT = Path(__file__).resolve().parents[2]
 _USE = re.compile(r"""(?:\.(?:one|all|run|_one)\(|q\[|queries\[|_queries\[)\s*["']([a-z0-9_]+)["']""")
@@ -19,7 +20,7 @@ def _python_sources() -> str:
 
 def test_every_query_is_used_and_every_used_name_exists() -> None:
     queries = set(load_queries())
-    used = set(_USE.findall(_python_sources()))
+    used = set(_USE.findall(_python_sources())) | set(SESSION_SETUP)  # run on every pooled connection
     assert used - queries == set(), "code names queries that do not exist"
     assert queries - used == set(), "queries that nothing uses"
 
