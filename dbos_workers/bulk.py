@@ -47,10 +47,15 @@ def _item(value: Any) -> EnqueueItem:
                           f"got {type(value).__name__}")
 
 
+_ITEM_OPTIONS = ("deduplication_id", "priority", "delay_seconds", "queue_partition_key")
+
+
 def _options(base: StartOptions, item: EnqueueItem) -> StartOptions:
-    changes = {k: getattr(item, k) for k in ("deduplication_id", "priority", "delay_seconds",
-                                              "queue_partition_key") if getattr(item, k) is not None}
-    opts = dataclasses.replace(base, workflow_id=None, **changes)
+    """The item's options over the enclosing block's (`base`, its workflow id cleared)."""
+    changes = {k: v for k in _ITEM_OPTIONS if (v := getattr(item, k)) is not None}
+    if not changes:
+        return base
+    opts = dataclasses.replace(base, **changes)
     if opts.queue_partition_key is not None and opts.deduplication_id is not None:
         raise DBOSConfigError("Deduplication is not supported for partitioned queues")
     return opts
@@ -58,7 +63,7 @@ def _options(base: StartOptions, item: EnqueueItem) -> StartOptions:
 
 def rows_of(rt: Runtime, queue_name: str, info: WorkflowInfo, items: Sequence[EnqueueItem],
             ids: list[str]) -> list[NewWorkflow]:
-    base, parent = start_options(), current_workflow()
+    base, parent = dataclasses.replace(start_options(), workflow_id=None), current_workflow()
     queue = rt.registry.queues.get(queue_name)
     rows = []
     for item, workflow_id in zip(items, ids, strict=True):
