@@ -39,6 +39,17 @@ def rate(ctx: Context, system: str, kind: str = "0") -> float | None:
     return res.get("rate")
 
 
+def reference_rate(ctx: Context, system: str, kind: str, quick_n: int) -> float | None:
+    """This run's burn-down rate of `kind`, else that of a quick burn-down of min(--n, quick_n)
+    (the steady and soak scenarios offer fractions of it)."""
+    found = rate(ctx, system, kind)
+    if found:
+        return found
+    res = ctx.run(system, "burndown", timeout=ctx.args.timeout, n=min(ctx.args.n, quick_n), kind=kind,
+                  procs=ctx.args.procs, threads=ctx.args.threads)
+    return res.get("rate")
+
+
 def run_kind(ctx: Context, kind: str, label: str, note: Any = None) -> dict[str, Any]:
     """One burn-down of `kind` per system that supports it (the transaction and async
     scenarios); `note(res)` adds to the log line."""

@@ -32,22 +32,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--soak-producer-threads", type=int, default=8, help="soak: producer threads (default 8)")
 
 
-def _reference_rate(ctx: Context, system: str) -> float | None:
-    found = burndown.rate(ctx, system, "1")
-    if found:
-        return found
-    res = ctx.run(system, "burndown", timeout=ctx.args.timeout, n=min(ctx.args.n, 2000), kind="1",
-                  procs=ctx.args.procs, threads=ctx.args.threads)
-    return res.get("rate")
-
-
 def run(ctx: Context) -> dict[str, Any]:
     a = ctx.args
     out: dict[str, Any] = {}
     for system in ctx.systems:
         if system not in SYSTEMS:
             continue
-        ref = None if a.soak_rate else _reference_rate(ctx, system)
+        ref = None if a.soak_rate else burndown.reference_rate(ctx, system, "1", 2000)
         rate = a.soak_rate or (ref and round(ref / 2, 1))
         if not rate:
             out[system] = {"error": "no 1-step burn-down rate"}

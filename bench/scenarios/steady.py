@@ -15,20 +15,11 @@ from . import burndown
 FRACTIONS = (0.25, 0.5, 0.8)
 
 
-def _reference_rate(ctx: Context, system: str) -> float | None:
-    found = burndown.rate(ctx, system, "0")
-    if found:
-        return found
-    res = ctx.run(system, "burndown", timeout=ctx.args.timeout, n=min(ctx.args.n, 1000), kind="0",
-                  procs=ctx.args.procs, threads=ctx.args.threads)
-    return res.get("rate")
-
-
 def run(ctx: Context) -> dict[str, Any]:
     a = ctx.args
     out: dict[str, Any] = {}
     for system in ctx.systems:
-        ref = _reference_rate(ctx, system)
+        ref = burndown.reference_rate(ctx, system, "0", 1000)
         if not ref:
             out[system] = {"error": "no burn-down rate"}
             continue
