@@ -58,3 +58,21 @@ def check_budget(rt: Runtime) -> Appetite:
                   "work still runs, waiting for connections; lower sys_db_pool_size / "
                   "worker_db_pool_size or raise the limit"))
     return want
+
+
+def check_autovacuum(rt: Runtime) -> bool:
+    """Log `autovacuum_off` when nothing will vacuum the queue tables: every workflow updates
+    its row several times, and without vacuum the dead rows pile up, the claim's index walks
+    over them and the pool slows down hour by hour (a 10-minute soak at 1,000 workflows/s with
+    autovacuum off: 1.6M dead rows, 626 MB, completions 929 -> 667/s)."""
+    try:
+        on = rt.db.executors.autovacuum_on()
+    except DBOSWorkersError as exc:
+        rt.log.debug("autovacuum_unknown", error=str(exc)[:200])
+        return True
+    if not on:
+        rt.log.warning("autovacuum_off", table="workflow_status",
+                       hint="turn autovacuum on (server setting `autovacuum`, and no "
+                            "autovacuum_enabled = off on the table), or VACUUM the system "
+                            "tables on a schedule; see README, Operating")
+    return on

@@ -21,7 +21,7 @@ import structlog
 from . import metrics, queue_registry, tracing
 from .appversion import compute_app_version
 from .config import Settings
-from .connections import check_budget
+from .connections import check_autovacuum, check_budget
 from .db import migrate
 from .db.repository import mask_url
 from .embedded import embedded_url
@@ -97,6 +97,8 @@ class Lifecycle:
                          pool_size=s.pool_size, threads=s.max_executor_threads)
             rt.start()
             check_budget(rt)
+            if s.worker_processes > 0:  # a pool's host: say when nothing will vacuum its tables
+                check_autovacuum(rt)
             if self._metrics is not None:
                 self._metrics.attach_runtime(rt)
             self._lease = LeaseHeartbeat(rt)

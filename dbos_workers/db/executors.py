@@ -37,6 +37,12 @@ class ExecutorStore(Store):
     def stopped(self, instance_id: str) -> None:
         self.repo.run("executor_stopped", instance_id=instance_id, retry=False)
 
+    def autovacuum_on(self) -> bool:
+        """Will autovacuum clean workflow_status (server switch and the table's own)?"""
+        row = self.repo.one("executor_autovacuum")
+        assert row is not None
+        return bool(row["server_on"]) and row["table_on"] is not False
+
     def connection_limits(self) -> ConnectionLimits:
         row = self.repo.one("executor_connection_limits")
         assert row is not None

@@ -29,3 +29,11 @@ SELECT current_setting('max_connections')::INT
        (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend') AS server_open,
        (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()) AS database_open
 FROM pg_roles r WHERE r.rolname = current_user;
+
+-- name: executor_autovacuum
+-- Whether autovacuum will clean the queue tables: the server switch and each table's own
+-- autovacuum_enabled (NULL: not set, so the server's applies).
+SELECT current_setting('autovacuum')::BOOLEAN AS server_on,
+       (SELECT option_value::BOOLEAN FROM pg_options_to_table(
+            (SELECT reloptions FROM pg_class WHERE oid = 'workflow_status'::regclass))
+        WHERE option_name = 'autovacuum_enabled') AS table_on;
