@@ -188,7 +188,8 @@ class Lifecycle:
         if not left:
             return
         try:
-            rt.db.workflows.requeue(left, refund=True, default_queue=INTERNAL_QUEUE)
+            rt.db.workflows.requeue(left, refund=True, default_queue=INTERNAL_QUEUE,
+                                    owner_instance=rt.instance_id)
             rt.log.info("workflows_handed_back", workflows=len(left))
             metrics.handed_back("drain", len(left))
         except DBOSWorkersError as exc:  # left PENDING: recovered as a stopped holder's work

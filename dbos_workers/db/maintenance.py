@@ -17,10 +17,11 @@ class MaintenanceStore(Store):
         rows = self.repo.all("workflow_cancel_expired", now_ms=self.now_ms(), n=n, channel=self.channel)
         return [r["workflow_uuid"] for r in rows]
 
-    def expired_holders(self, lease_ms: int, n: int) -> list[str]:
-        """PENDING work whose holder's lease expired on the database's clock."""
+    def expired_holders(self, lease_ms: int, n: int) -> list[tuple[str, str | None]]:
+        """PENDING work whose holder's lease expired on the database's clock: (workflow id,
+        owner token), so the requeue takes only rows still held that way."""
         rows = self.repo.all("maintenance_expired_holders", lease_ms=lease_ms, n=n)
-        return [r["workflow_uuid"] for r in rows]
+        return [(r["workflow_uuid"], r["owner_token"]) for r in rows]
 
     def prune_finished(self, cutoff_ms: int, n: int) -> list[str]:
         """Delete a batch of finished workflows past the cutoff (planned for this cut-off);

@@ -220,10 +220,14 @@ class WorkflowStore(Store):
                       step_started=[s.started_at_ms if s else None for s in steps],
                       now_ms=self.now_ms(), channel=self.channel)
 
-    def requeue(self, workflow_ids: list[str], *, refund: bool, default_queue: str) -> list[str]:
+    def requeue(self, workflow_ids: list[str], *, refund: bool, default_queue: str,
+                owner_tokens: list[str | None] | None = None, owner_instance: str | None = None) -> list[str]:
         """Hand PENDING rows back to their queues (drain, a dead holder's work); a drain
-        refunds the attempt. Returns the queues woken."""
-        rows = self.repo.all("workflow_requeue", workflow_ids=workflow_ids, refund=int(refund),
+        refunds the attempt. Only rows still held by the given owner tokens (per row) and
+        owner instance: never one another process claimed meanwhile. Returns the queues woken."""
+        tokens = owner_tokens if owner_tokens is not None else [None] * len(workflow_ids)
+        rows = self.repo.all("workflow_requeue", workflow_ids=workflow_ids, owner_tokens=tokens,
+                             owner_instance=owner_instance, refund=int(refund),
                              default_queue=default_queue, now_ms=self.now_ms(), channel=self.channel)
         return [r["queue_name"] for r in rows]
 

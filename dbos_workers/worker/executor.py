@@ -77,7 +77,8 @@ def _prepare(rt: Runtime, claimed: ClaimedWorkflow) -> tuple[WorkflowInfo, tuple
         return None
     info = rt.registry.workflows.get(claimed.name)
     if info is None:  # taken over at launch, before its workflow was registered: never fail it
-        rt.db.workflows.requeue([claimed.workflow_id], refund=True, default_queue=INTERNAL_QUEUE)
+        rt.db.workflows.requeue([claimed.workflow_id], refund=True, default_queue=INTERNAL_QUEUE,
+                                owner_tokens=[claimed.owner_token])
         rt.log.warning("workflow_name_unknown_requeued", workflow_id=claimed.workflow_id,
                        workflow_name=claimed.name)
         return None
@@ -289,7 +290,8 @@ class Executor(ThreadService):
         held = rt.db.workflows.held_by(rt.executor_id, rt.instance_id)
         orphans = [w for w in held if w not in rt.inflight]
         if orphans:
-            rt.db.workflows.requeue(orphans, refund=True, default_queue=INTERNAL_QUEUE)
+            rt.db.workflows.requeue(orphans, refund=True, default_queue=INTERNAL_QUEUE,
+                                    owner_instance=rt.instance_id)
             rt.log.warning("orphans_requeued", workflows=len(orphans))
             metrics.handed_back("orphan", len(orphans))
 
@@ -297,7 +299,8 @@ class Executor(ThreadService):
         """What is still in flight goes back to its queue without burning an attempt."""
         left = sorted(self.rt.inflight.ids())
         if left:
-            self.rt.db.workflows.requeue(left, refund=True, default_queue=INTERNAL_QUEUE)
+            self.rt.db.workflows.requeue(left, refund=True, default_queue=INTERNAL_QUEUE,
+                                         owner_instance=self.rt.instance_id)
             self.rt.log.info("workflows_handed_back", workflows=len(left))
             metrics.handed_back("drain", len(left))
         return len(left)

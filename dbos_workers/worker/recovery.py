@@ -40,8 +40,8 @@ def recover_slot(rt: Runtime) -> int:
     (an attempt is counted) before this worker claims anything."""
     holds = dead_holds(rt, rt.executor_id)
     if holds:
-        rt.db.workflows.requeue([h.workflow_id for h in holds], refund=False,
-                                default_queue=INTERNAL_QUEUE)
+        rt.db.workflows.requeue([h.workflow_id for h in holds], refund=False, default_queue=INTERNAL_QUEUE,
+                                owner_tokens=[h.owner_token for h in holds])
         rt.log.info("slot_recovered", workflows=len(holds))
         metrics.recovered("slot", len(holds))
     return len(holds)

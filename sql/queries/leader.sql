@@ -67,7 +67,7 @@ FROM (SELECT DISTINCT queue_name FROM due) AS queues;
 -- name: maintenance_expired_holders
 -- PENDING work whose holder's lease expired (or that has no live holder row), bounded. Lease
 -- ages are measured on the database's clock only.
-SELECT ws.workflow_uuid
+SELECT ws.workflow_uuid, ws.owner_token
 FROM workflow_status ws
 LEFT JOIN executors ex ON ex.instance_id = ws.owner_instance
 WHERE ws.status = 'PENDING'

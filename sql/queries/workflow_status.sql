@@ -385,14 +385,24 @@ WHERE ws.status = 'PENDING' AND ws.executor_id = %(executor_id)s;
 
 -- name: workflow_requeue
 -- Hand PENDING rows back to their queue (drain, or a dead holder's work). A drain hands back
--- without burning an attempt (refund = 1).
-WITH moved AS (
-    UPDATE workflow_status
+-- without burning an attempt (refund = 1). Only while the row is still held as the caller saw
+-- it: by that owner token (a dead holder's work: an element may be NULL, no check), and by
+-- owner_instance when given (a process handing back its own work). Requeueing by id alone
+-- let a late requeue undo a claim made meanwhile by another host, and two hosts ran the
+-- workflow (the randomized fault schedule: a leader's requeue and a respawned worker's
+-- recovery of the same row, 8 ms apart).
+WITH target AS (
+    SELECT * FROM unnest(%(workflow_ids)s::TEXT[], %(owner_tokens)s::TEXT[]) AS t(workflow_uuid, owner_token)
+), moved AS (
+    UPDATE workflow_status ws
     SET status = 'ENQUEUED', owner_token = NULL, owner_instance = NULL, parked = FALSE,
-        recovery_attempts = GREATEST(0, recovery_attempts - %(refund)s),
-        queue_name = COALESCE(queue_name, %(default_queue)s), updated_at = %(now_ms)s
-    WHERE workflow_uuid = ANY(%(workflow_ids)s) AND status = 'PENDING'
-    RETURNING queue_name
+        recovery_attempts = GREATEST(0, ws.recovery_attempts - %(refund)s),
+        queue_name = COALESCE(ws.queue_name, %(default_queue)s), updated_at = %(now_ms)s
+    FROM target t
+    WHERE ws.workflow_uuid = t.workflow_uuid AND ws.status = 'PENDING'
+      AND (t.owner_token IS NULL OR ws.owner_token = t.owner_token)
+      AND (%(owner_instance)s::TEXT IS NULL OR ws.owner_instance = %(owner_instance)s::TEXT)
+    RETURNING ws.queue_name
 )
 SELECT pg_notify(%(channel)s, 'q:' || queue_name), queue_name
 FROM (SELECT DISTINCT queue_name FROM moved) AS queues;
