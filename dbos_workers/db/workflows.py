@@ -221,15 +221,15 @@ class WorkflowStore(Store):
                       now_ms=self.now_ms(), channel=self.channel)
 
     def requeue(self, workflow_ids: list[str], *, refund: bool, default_queue: str,
-                owner_tokens: list[str | None] | None = None, owner_instance: str | None = None) -> list[str]:
+                owner_tokens: list[str | None] | None = None, owner_instance: str | None = None) -> int:
         """Hand PENDING rows back to their queues (drain, a dead holder's work); a drain
         refunds the attempt. Only rows still held by the given owner tokens (per row) and
-        owner instance: never one another process claimed meanwhile. Returns the queues woken."""
+        owner instance: never one another process claimed meanwhile. Returns how many moved."""
         tokens = owner_tokens if owner_tokens is not None else [None] * len(workflow_ids)
         rows = self.repo.all("workflow_requeue", workflow_ids=workflow_ids, owner_tokens=tokens,
                              owner_instance=owner_instance, refund=int(refund),
                              default_queue=default_queue, now_ms=self.now_ms(), channel=self.channel)
-        return [r["queue_name"] for r in rows]
+        return sum(int(r["moved"]) for r in rows)
 
     def dead_letter(self, workflow_id: str, owner_token: str) -> None:
         self.repo.all("workflow_dead_letter", workflow_id=workflow_id, owner_token=owner_token,

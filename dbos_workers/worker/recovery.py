@@ -39,12 +39,14 @@ def recover_slot(rt: Runtime) -> int:
     """A worker replacing a dead one: its predecessor's PENDING rows go back to their queues
     (an attempt is counted) before this worker claims anything."""
     holds = dead_holds(rt, rt.executor_id)
-    if holds:
-        rt.db.workflows.requeue([h.workflow_id for h in holds], refund=False, default_queue=INTERNAL_QUEUE,
-                                owner_tokens=[h.owner_token for h in holds])
-        rt.log.info("slot_recovered", workflows=len(holds))
-        metrics.recovered("slot", len(holds))
-    return len(holds)
+    if not holds:
+        return 0
+    moved = rt.db.workflows.requeue([h.workflow_id for h in holds], refund=False, default_queue=INTERNAL_QUEUE,
+                                    owner_tokens=[h.owner_token for h in holds])
+    if moved:  # rows the leader handed on meanwhile stay with their new holder
+        rt.log.info("slot_recovered", workflows=moved)
+        metrics.recovered("slot", moved)
+    return moved
 
 
 def recover_own(rt: Runtime) -> list[str]:

@@ -404,8 +404,8 @@ WITH target AS (
       AND (%(owner_instance)s::TEXT IS NULL OR ws.owner_instance = %(owner_instance)s::TEXT)
     RETURNING ws.queue_name
 )
-SELECT pg_notify(%(channel)s, 'q:' || queue_name), queue_name
-FROM (SELECT DISTINCT queue_name FROM moved) AS queues;
+SELECT pg_notify(%(channel)s, 'q:' || queue_name), queue_name, moved
+FROM (SELECT queue_name, count(*) AS moved FROM moved GROUP BY queue_name) AS queues;
 
 -- name: workflow_dead_letter
 WITH dead AS (

@@ -34,12 +34,12 @@ def test_requeue_skips_rows_claimed_meanwhile(launch: Any, pg_url: str, schema: 
         return {r["workflow_uuid"]: r["status"] for r in rows}
 
     # the sweep saw the rows under an earlier (dead) holder's token: the new claims stand
-    store.requeue(ids, refund=False, default_queue="q", owner_tokens=["dead"] * 3)
+    assert store.requeue(ids, refund=False, default_queue="q", owner_tokens=["dead"] * 3) == 0
     # a process handing back its own work: not rows another instance holds
-    store.requeue(ids, refund=True, default_queue="q", owner_instance="this-host")
+    assert store.requeue(ids, refund=True, default_queue="q", owner_instance="this-host") == 0
     assert set(status().values()) == {"PENDING"}
     # the token it saw, for one row; the holding instance, for another; no condition, the third
-    store.requeue(ids[:1], refund=False, default_queue="q", owner_tokens=["now"])
-    store.requeue(ids[1:2], refund=False, default_queue="q", owner_instance="other-host")
-    store.requeue(ids[2:], refund=False, default_queue="q")
+    assert store.requeue(ids[:1], refund=False, default_queue="q", owner_tokens=["now"]) == 1
+    assert store.requeue(ids[1:2], refund=False, default_queue="q", owner_instance="other-host") == 1
+    assert store.requeue(ids[2:], refund=False, default_queue="q") == 1
     assert set(status().values()) == {"ENQUEUED"}
