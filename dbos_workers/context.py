@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
@@ -73,6 +74,8 @@ class WorkflowContext:
     authenticated_roles: list[str] | None = None
     assumed_role: str | None = None
     trace_parent: str | None = None  # the enqueue span's traceparent (tracing.py)
+    # Monotonic time this execution last knew it owned its row (lease.py): claimed, or re-read.
+    lease_checked: float = field(default_factory=time.monotonic)
 
     def next_function_id(self) -> int:
         with self.lock:

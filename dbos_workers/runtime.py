@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 import uuid
 from dataclasses import InitVar, dataclass, field
 
@@ -21,6 +22,7 @@ from .db.system import SystemDatabase
 from .errors import DBOSNotLaunchedError
 from .groupcommit import Writers
 from .inflight import InFlight
+from .lease import Lease
 from .notifier import QueueWakeCoalescer
 from .proc import process_identity
 from .registry import Registry
@@ -68,6 +70,7 @@ class Runtime:
         self.writers = Writers(self.db)
         self.log = log.bind(executor_id=self.executor_id, pid=self.pid, role=self.role)
         self.draining = threading.Event()
+        self.lease = Lease(s.executor_lease_sec)
         self.closed = False
         self.waiters.on_cancel(self.cancel_local)
         self.aio = AioState(self)  # async workflows: the loop thread and async pools, on first use
@@ -94,16 +97,19 @@ class Runtime:
     # The executor instance and its lease -----------------------------------------------------
     def _register(self) -> None:
         ticks, boot_id = process_identity(self.pid)
-        sent = self._local_ms()
+        sent, sent_mono = self._local_ms(), time.monotonic()
         db_ms = self.db.executors.register(
             instance_id=self.instance_id, executor_id=self.executor_id, host=self.host,
             pid=self.pid, role=self.role, proc_start_ticks=ticks, boot_id=boot_id)
         self._clock_sample(sent, db_ms)
+        self.lease.renewed(sent_mono)
 
     def heartbeat(self) -> None:
         """Renew this instance's lease (and re-estimate the clock's offset)."""
-        sent = self._local_ms()
-        self._clock_sample(sent, self.db.executors.heartbeat(self.instance_id))
+        sent, sent_mono = self._local_ms(), time.monotonic()
+        db_ms = self.db.executors.heartbeat(self.instance_id)
+        self._clock_sample(sent, db_ms)
+        self.lease.renewed(sent_mono, found=db_ms is not None)
 
     def _local_ms(self) -> int:
         clock = self.clock

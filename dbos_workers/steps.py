@@ -46,8 +46,11 @@ def flush_pending(rt: Runtime, ctx: WorkflowContext) -> None:
 
 def check_cancelled(rt: Runtime, ctx: WorkflowContext) -> None:
     """At every operation: write the previous step's checkpoint, then stop here if the
-    workflow was cancelled, passed its deadline, or this process drains."""
+    workflow was cancelled, passed its deadline, this process drains, or (after an outage
+    longer than the lease) the work was taken back meanwhile."""
     flush_pending(rt, ctx)
+    if not rt.lease.holds_for(ctx.lease_checked):
+        confirm_lease(rt, ctx)
     if rt.draining.is_set():
         raise WorkerDrainingError()
     if ctx.cancelled.is_set():
@@ -56,6 +59,29 @@ def check_cancelled(rt: Runtime, ctx: WorkflowContext) -> None:
         rt.db.workflows.cancel([ctx.workflow_id])
         ctx.cancelled.set()
         raise DBOSWorkflowCancelledError(ctx.workflow_id)
+
+
+def confirm_lease(rt: Runtime, ctx: WorkflowContext) -> None:
+    """The slow path of lease.py: renew the lease first (one renewal serves every thread
+    waiting here), then, if it had lapsed since this execution last looked, re-read the row
+    and stop when it is no longer ours."""
+    lease, delay = rt.lease, 0.1
+    with lease.renewing:
+        while not lease.fresh():
+            try:
+                rt.heartbeat()
+            except Exception as exc:
+                rt.log.warning("lease_heartbeat_failed", error=str(exc)[:200], workflow_id=ctx.workflow_id)
+                if rt.draining.is_set():
+                    raise WorkerDrainingError() from exc
+                if ctx.cancelled.wait(delay):
+                    raise DBOSWorkflowCancelledError(ctx.workflow_id) from exc
+                delay = min(delay * 2, 2.0)
+    if ctx.lease_checked < lease.lapse_ended:
+        checked = time.monotonic()
+        ensure_owner(ctx, rt.db.workflows.owner(ctx.workflow_id))
+        ctx.lease_checked = checked
+        rt.log.info("lease_lapse_ownership_confirmed", workflow_id=ctx.workflow_id)
 
 
 def record_operation(rt: Runtime, ctx: WorkflowContext, fid: int, name: str, *,

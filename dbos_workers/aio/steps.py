@@ -26,7 +26,7 @@ from ..errors import (
 )
 from ..registry import StepOptions
 from ..runtime import Runtime
-from ..steps import _MAX_RETRY_SLEEP, SLEEP, ensure_owner, replay
+from ..steps import _MAX_RETRY_SLEEP, SLEEP, confirm_lease, ensure_owner, replay
 from .wake import AsyncCancelFlag, LoopWake, cancellable_sleep, committed
 
 STOPS = (DBOSWorkflowCancelledError, WorkflowOwnershipLostError, WorkerDrainingError, asyncio.CancelledError)
@@ -40,6 +40,8 @@ async def flush_pending(rt: Runtime, ctx: WorkflowContext) -> None:
 
 async def check_cancelled(rt: Runtime, ctx: WorkflowContext) -> None:
     await flush_pending(rt, ctx)
+    if not rt.lease.holds_for(ctx.lease_checked):  # after an outage: off the loop (lease.py)
+        await asyncio.to_thread(confirm_lease, rt, ctx)
     if rt.draining.is_set():
         raise WorkerDrainingError()
     if ctx.cancelled.is_set():

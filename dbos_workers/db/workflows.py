@@ -15,6 +15,7 @@ from .records import (
     Inserted,
     NewWorkflow,
     Outcome,
+    Ownership,
     QueueSettings,
     WorkflowRecord,
 )
@@ -242,6 +243,11 @@ class WorkflowStore(Store):
     def resume(self, workflow_ids: Sequence[str], *, queue_name: str | None, default_queue: str) -> None:
         self.repo.all("workflow_resume", workflow_ids=list(workflow_ids), queue_name=queue_name,
                       default_queue=default_queue, now_ms=self.now_ms(), channel=self.channel)
+
+    def owner(self, workflow_id: str) -> Ownership | None:
+        """The row's status and owner token as committed now (None: no such workflow)."""
+        row = self.repo.one("workflow_owner", workflow_id=workflow_id)
+        return None if row is None else Ownership(row["status"], row["owner_token"], False)
 
     def existing(self, workflow_ids: Sequence[str]) -> set[str]:
         rows = self.repo.all("workflow_existing", workflow_ids=list(workflow_ids))

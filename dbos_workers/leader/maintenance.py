@@ -32,13 +32,11 @@ class Maintenance:
         expired = db.maintenance.cancel_expired(BATCH)
         if expired:
             log.info("workflows_deadline_cancelled", workflows=len(expired))
-        dead = db.maintenance.expired_holders(int(rt.settings.executor_lease_sec * 1000), BATCH)
-        if dead:
-            moved = db.workflows.requeue([w for w, _ in dead], owner_tokens=[t for _, t in dead],
-                                         refund=False, default_queue=INTERNAL_QUEUE)
-            if moved:  # rows claimed again meanwhile stay with their new holder
-                log.warning("dead_holder_work_recovered", workflows=moved)
-                metrics.recovered("lease", moved)
+        moved = db.maintenance.recover_expired(int(rt.settings.executor_lease_sec * 1000), BATCH,
+                                               INTERNAL_QUEUE)
+        if moved:  # rows claimed again meanwhile stay with their new holder
+            log.warning("dead_holder_work_recovered", workflows=moved)
+            metrics.recovered("lease", moved)
         if rt.clock.monotonic() - self._last_prune >= PRUNE_EVERY_SEC:
             self._last_prune = rt.clock.monotonic()
             self.prune(rt.clock.now_ms())

@@ -66,15 +66,30 @@ FROM (SELECT DISTINCT queue_name FROM due) AS queues;
 
 -- name: maintenance_expired_holders
 -- PENDING work whose holder's lease expired (or that has no live holder row), bounded. Lease
--- ages are measured on the database's clock only.
-SELECT ws.workflow_uuid, ws.owner_token
-FROM workflow_status ws
-LEFT JOIN executors ex ON ex.instance_id = ws.owner_instance
-WHERE ws.status = 'PENDING'
-  AND (ex.instance_id IS NULL OR ex.stopped_at IS NOT NULL
-       OR ex.heartbeat_at < db_now_ms() - %(lease_ms)s::BIGINT)
-  AND ws.updated_at < db_now_ms() - %(lease_ms)s::BIGINT
-LIMIT %(n)s;
+-- ages are measured on the database's clock only. The live-but-silent holders' executor rows
+-- are locked (FOR UPDATE, re-checked on their latest version) until the caller's requeue
+-- commits: a heartbeat renewing such a lease waits for it, and the holder's ownership read
+-- after the renewal sees the requeue; a renewal that landed first takes its holder out of
+-- the sweep (lease.py).
+WITH candidate AS (
+    SELECT ws.workflow_uuid, ws.owner_token, ws.owner_instance,
+           ex.instance_id IS NULL OR ex.stopped_at IS NOT NULL AS holderless
+    FROM workflow_status ws
+    LEFT JOIN executors ex ON ex.instance_id = ws.owner_instance
+    WHERE ws.status = 'PENDING'
+      AND (ex.instance_id IS NULL OR ex.stopped_at IS NOT NULL
+           OR ex.heartbeat_at < db_now_ms() - %(lease_ms)s::BIGINT)
+      AND ws.updated_at < db_now_ms() - %(lease_ms)s::BIGINT
+    LIMIT %(n)s
+), silent AS (
+    SELECT instance_id FROM executors
+    WHERE instance_id IN (SELECT owner_instance FROM candidate WHERE NOT holderless)
+      AND stopped_at IS NULL AND heartbeat_at < db_now_ms() - %(lease_ms)s::BIGINT
+    ORDER BY instance_id
+    FOR UPDATE
+)
+SELECT c.workflow_uuid, c.owner_token FROM candidate c
+WHERE c.holderless OR c.owner_instance IN (SELECT instance_id FROM silent);
 
 -- name: maintenance_prune_finished
 -- Delete finished workflows completed before the cutoff (bounded batch) with their recorded

@@ -407,6 +407,10 @@ WITH target AS (
 SELECT pg_notify(%(channel)s, 'q:' || queue_name), queue_name, moved
 FROM (SELECT queue_name, count(*) AS moved FROM moved GROUP BY queue_name) AS queues;
 
+-- name: workflow_owner
+-- Who holds a workflow now (an execution re-checks after its lease may have lapsed).
+SELECT status, owner_token FROM workflow_status WHERE workflow_uuid = %(workflow_id)s;
+
 -- name: workflow_dead_letter
 WITH dead AS (
     UPDATE workflow_status
