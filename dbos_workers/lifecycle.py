@@ -14,7 +14,7 @@ import os
 import threading
 import time
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import structlog
 
@@ -130,10 +130,10 @@ class Lifecycle:
 
     def _register_queues(self, rt: Runtime) -> None:
         rt.db.queues.register_version(self.settings.name, self.settings.application_version)
-        for q in list(self.registry.queues.values()):
-            if q.name == INTERNAL_QUEUE:  # every process serves it: no row, no owner (a second
-                continue                  # application on this schema would be refused it)
-            queue_registry.register(rt, q, q.on_conflict)  # type: ignore[arg-type]
+        # the internal queue has no row: every process serves it, and a second application on
+        # this schema would be refused it. One transaction for all (queue_registry.register_all).
+        declared = [q for q in list(self.registry.queues.values()) if q.name != INTERNAL_QUEUE]
+        queue_registry.register_all(rt, [(q, cast(queue_registry.OnConflict, q.on_conflict)) for q in declared])
 
     def listen_queues(self, queues: list[str]) -> None:
         if self._rt is not None:

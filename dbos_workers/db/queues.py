@@ -3,18 +3,42 @@ application_versions (which version of an application is the latest)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .records import QUEUE_FIELDS, QueueSettings
+from .repository import Tx
 from .store import Store
 
 
+class QueueOwnedElsewhere(Exception):
+    """upsert_all met a queue another application owns (the transaction was rolled back)."""
+
+    def __init__(self, queue: str, owner: str) -> None:
+        super().__init__(queue, owner)
+        self.queue, self.owner = queue, owner
+
+
 class QueueStore(Store):
-    def upsert(self, q: QueueSettings, *, update_existing: bool = True) -> tuple[bool, str | None]:
-        """Register a queue; (inserted, owner). The owner differs from q.application_name
-        when another application owns the name (nothing was changed then)."""
-        row = self.repo.one("queue_upsert", **{f: getattr(q, f) for f in QUEUE_FIELDS},
-                            update_existing=update_existing, now_ms=self.now_ms(), channel=self.channel)
-        assert row is not None
-        return bool(row["inserted"]), row["owner"]
+    def upsert_all(self, queues: Sequence[tuple[QueueSettings, bool]], *,
+                   refuse_owned_by_others: str) -> list[tuple[bool, str | None]]:
+        """Register many queues (each with its update_existing) in one transaction, as
+        `upsert` each; their `Q:` wake-ups are delivered together at the commit, so every
+        process re-reads the queue rows about once, not once per queue. A queue owned by an
+        application other than the one named rolls all of it back (QueueOwnedElsewhere)."""
+        def upsert(tx: Tx) -> list[tuple[bool, str | None]]:
+            out = []
+            for q, update in queues:
+                row = tx.one("queue_upsert", **{f: getattr(q, f) for f in QUEUE_FIELDS},
+                             update_existing=update, now_ms=self.now_ms(), channel=self.channel)
+                assert row is not None
+                owner = row["owner"]
+                if owner is not None and owner != refuse_owned_by_others:
+                    raise QueueOwnedElsewhere(q.name, owner)
+                out.append((bool(row["inserted"]), owner))
+            return out
+
+        result: list[tuple[bool, str | None]] = self.repo.call(upsert, transaction=True)
+        return result
 
     def get(self, name: str) -> QueueSettings | None:
         row = self.repo.one("queue_get", name=name)

@@ -22,8 +22,9 @@ from .records import (
 from .repository import RollbackSignal, Tx
 from .store import Store, columns
 
-# A claim over more queues than this probes, without locks, which queues hold the oldest rows
-# before locking (see workflow_claim_batch); the app queue plus the internal one stays direct.
+# A claim over more queues than this walks them in the order given, up to k = n / (number of
+# queues) rows from each, and stops at n (see workflow_claim_batch); over the app queue plus
+# the internal one it keeps the oldest n across them.
 SPREAD_QUEUES = 2
 _NEW_FIELDS = tuple(f.name for f in dataclasses.fields(NewWorkflow))
 _ENQUEUE = {"workflow_ids": "workflow_id", "statuses": "status", "names": "name",
@@ -118,12 +119,14 @@ class WorkflowStore(Store):
 
     def claim(self, queues: list[str], n: int, *, names: list[str], executor_id: str,
               owner_instance: str) -> tuple[list[ClaimedWorkflow], list[str]]:
-        """Claim up to n runnable rows of unlimited queues, in one committed statement.
-        Rows at the head whose name is not in `names` are parked (they wait for a process that
-        knows them); returns (claimed, names parked)."""
+        """Claim up to n runnable rows of unlimited queues, in one committed statement (over
+        many queues: walking them in the order given, round robin). Rows at the head whose
+        name is not in `names` are parked (they wait for a process that knows them); returns
+        (claimed, names parked)."""
         token = uuid.uuid4().hex
+        spread = len(queues) > SPREAD_QUEUES
         rows = self.repo.all("workflow_claim_batch", queues=queues, n=n, names=names, retry=False,
-                             spread=len(queues) > SPREAD_QUEUES,
+                             spread=spread, k=-(-n // min(len(queues), n)) if spread else n,
                              channel=self.channel, **self._claim_params(executor_id, owner_instance, token))
         claimed = [ClaimedWorkflow.of(r, token) for r in rows if not r["parked"]]
         return claimed, sorted({r["name"] for r in rows if r["parked"]})

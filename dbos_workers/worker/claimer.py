@@ -27,6 +27,7 @@ from ..db.records import ClaimedWorkflow, QueueSettings
 from ..registry import INTERNAL_QUEUE, Registry
 from ..runtime import Runtime
 from .budget import CpuBudget
+from .queuewalk import QueueWalk
 
 log = structlog.get_logger("dbos_workers.claimer")
 PlanFn = Callable[[Registry, list[QueueSettings]], "ClaimPlan"]
@@ -93,6 +94,10 @@ class Claimer:
         self._catalog_version = 0
         self._warned: set[str] = set()
         self.cap: Callable[[], int | None] = lambda: None  # the async lane's room (aio/lane.py)
+        # Round robin over the unlimited queues; those found empty are left out until a `q:`
+        # NOTIFY, only where this process hears them (workers LISTEN on the work channel; the
+        # app process's late claimer does not: it walks them all every time).
+        self.walk = QueueWalk(rt.settings.polling_interval_sec if rt.role == "worker" else 0.0)
 
     def reload_queues(self) -> None:
         """Re-read the application's queue rows (on `Q:`, and on a slow poll)."""
@@ -103,15 +108,23 @@ class Claimer:
 
     @property
     def plan(self) -> ClaimPlan:
+        return self._refresh()
+
+    def _refresh(self) -> ClaimPlan:
+        """The plan, rebuilt when the registry or the queue rows changed."""
         version = (self.rt.registry.version, self._catalog_version)
         if version != self._version:
             self._version = version
             self._plan = self._make_plan(self.rt.registry, self.catalog)
             self._names, self._unlimited = list(self._plan.names), self._plan.unlimited
+            self._served = frozenset(q.name for q in self._plan.queues)
+            unlimited = set(self._unlimited)  # (a list scan per queue per claim: 1,000 queues, 1M)
+            self._special = [q for q in self._plan.queues if q.name not in unlimited]
         return self._plan
 
     def serves(self, queue: str) -> bool:
-        return any(q.name == queue for q in self.plan.queues)
+        """On every `q:` NOTIFY (listener thread): a set lookup, not a walk of the queues."""
+        return self.plan is not None and queue in self._served
 
     def limit(self) -> int:
         """How many workflows to hold now: the thread count, lowered for CPU-heavy ones."""
@@ -128,18 +141,22 @@ class Claimer:
 
     def claim(self) -> list[ClaimedWorkflow]:
         """Claim what fits now, queues with limits first; each row is in the ledger."""
-        plan, rt = self.plan, self.rt
+        rt = self.rt
+        self._refresh()
         claimed: list[ClaimedWorkflow] = []
-        for queue in plan.queues:
-            if queue.name not in self._unlimited:
-                claimed += self._claim_special(queue)
+        for queue in self._special:
+            claimed += self._claim_special(queue)
         n = self.free()
         if self._unlimited and n > 0:
-            rows, parked = rt.db.workflows.claim(self._unlimited, n, names=self._names,
-                                                 executor_id=rt.executor_id,
-                                                 owner_instance=rt.instance_id)
-            claimed += self._enter(rows)
-            self._warn_parked(parked)
+            walked, mark = self.walk.begin(self._unlimited)
+            if walked:  # all of them empty when last looked, and no NOTIFY since: no claim
+                rows, parked = rt.db.workflows.claim(walked, n, names=self._names,
+                                                     executor_id=rt.executor_id,
+                                                     owner_instance=rt.instance_id)
+                self.walk.found(self._unlimited, walked, [r.queue_name for r in rows],
+                                len(rows) < n, mark)
+                claimed += self._enter(rows)
+                self._warn_parked(parked)
         return claimed
 
     def claim_parked(self) -> list[ClaimedWorkflow]:

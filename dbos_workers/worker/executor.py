@@ -127,6 +127,7 @@ class Executor(ThreadService):
     def _on_queue(self, queue: str | None) -> None:
         """A NOTIFY (listener thread). When no claim is running, claim right here; otherwise
         wake the claim loop."""
+        self.claimer.walk.woken(queue)
         if queue is not None and not self.claimer.serves(queue):
             return
         if queue is not None and self._free() > 0 and self.claim_lock.acquire(blocking=False):

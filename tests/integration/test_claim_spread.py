@@ -1,7 +1,8 @@
-"""The claim over many queues (workflow_claim_batch with `spread`): it looks at each queue's
-head without locks and claims from the queues whose heads come first, about n rows in all; it
-takes the oldest heads first, walks past rows another claimer holds, and claims exactly what a
-one-queue claim would when only one queue has work."""
+"""The claim over many queues (workflow_claim_batch with `spread`): it walks the queues in the
+order given, up to k = ceil(n / number of queues) rows from each, oldest first within each,
+and stops at n rows (round robin across queues: the claimer rotates the order, see
+worker/queuewalk.py); it walks past rows another claimer holds. Over two queues it keeps the
+oldest n across them."""
 
 from __future__ import annotations
 
@@ -36,24 +37,26 @@ def _claim(n: int, queues: list[str] = QUEUES) -> list[str]:
     return sorted(r.workflow_id for r in rows)
 
 
-def test_spread_claim_takes_oldest_heads_one_per_queue(launch: Any, pg_url: str, schema: str) -> None:
+def test_spread_claim_walks_queues_in_order_k_each_and_stops_at_n(launch: Any, pg_url: str, schema: str) -> None:
     assert len(QUEUES) > SPREAD_QUEUES
     launch()
-    # queue s<i> holds rows created at i*10 + j: heads come in queue order
-    _seed(pg_url, schema, [(f"{q}-{j}", q, i * 10 + j) for i, q in enumerate(QUEUES) for j in range(5)])
-    assert _claim(3) == ["s0-0", "s1-0", "s2-0"]  # three heads, one row each
-    assert _claim(4) == ["s0-1", "s1-1", "s2-1", "s3-0"]
+    # queue s<i> holds rows created at (7 - i) * 10 + j: the later queues have the older rows
+    _seed(pg_url, schema, [(f"{q}-{j}", q, (7 - i) * 10 + j) for i, q in enumerate(QUEUES) for j in range(5)])
+    assert _claim(3) == ["s0-0", "s1-0", "s2-0"]  # in the order given, one row each
+    assert _claim(4, QUEUES[3:] + QUEUES[:3]) == ["s3-0", "s4-0", "s5-0", "s6-0"]  # rotated
+    # k = 2 from each: the next two of s0-s6, the first two of s7 (not reached before)
+    assert _claim(16) == sorted([f"{q}-{j}" for q in QUEUES[:7] for j in (1, 2)] + ["s7-0", "s7-1"])
     pending = query(pg_url, schema, "SELECT count(*) AS n FROM workflow_status WHERE status = 'PENDING'")
-    assert pending == [{"n": 7}]
+    assert pending == [{"n": 23}]
 
 
-def test_spread_claim_fills_n_from_few_queues_with_work(launch: Any, pg_url: str, schema: str) -> None:
+def test_spread_claim_walks_past_empty_queues(launch: Any, pg_url: str, schema: str) -> None:
     launch()
     _seed(pg_url, schema, [(f"a-{j}", "s1", j) for j in range(10)] + [(f"b-{j}", "s5", 100 + j) for j in range(3)])
-    got = _claim(8)  # two queues with work: ceil(8 / 2) = 4 each
-    assert got == sorted([f"a-{j}" for j in range(4)] + ["b-0", "b-1", "b-2"])
-    got = _claim(8)  # only s1 left: all 6 of its rows
-    assert got == sorted(f"a-{j}" for j in range(4, 10))
+    assert _claim(8) == ["a-0", "b-0"]  # k = 1 over 8 queues: two of them have work
+    assert _claim(8, ["s1", "s5", "s0"]) == sorted(["a-1", "a-2", "a-3", "b-1", "b-2"])  # k = 3
+    assert _claim(8, ["s1", "s5", "s0"]) == sorted(f"a-{j}" for j in range(4, 7))
+    assert _claim(8, ["s0", "s1", "s2"]) == sorted(f"a-{j}" for j in range(7, 10))
     assert _claim(8) == []
 
 
@@ -63,9 +66,9 @@ def test_spread_claim_walks_past_rows_another_claimer_holds(launch: Any, pg_url:
     with psycopg.connect(pg_url) as holder:  # another claimer's transaction, not yet committed
         holder.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
         holder.execute("SELECT 1 FROM workflow_status WHERE workflow_uuid IN ('s0-0', 's1-0') FOR UPDATE")
-        assert _claim(4) == ["s0-1", "s0-2", "s1-1", "s1-2"]
+        assert _claim(4, QUEUES[:3]) == ["s0-1", "s0-2", "s1-1", "s1-2"]  # k = 2 over 3 queues
         holder.rollback()
-    assert _claim(4) == ["s0-0", "s0-3", "s1-0", "s1-3"]
+    assert _claim(4, QUEUES[:3]) == ["s0-0", "s0-3", "s1-0", "s1-3"]
 
 
 def test_few_queues_claim_n_from_one(launch: Any, pg_url: str, schema: str) -> None:

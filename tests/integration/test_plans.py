@@ -24,10 +24,10 @@ BACKLOG = 200_000
 IDS = ["w-10", "w-20"]
 HOT: dict[str, dict[str, Any]] = {
     "workflow_claim_batch": dict(executor_id="e", owner_token="t", owner_instance="i", now_ms=5,
-                                 queues=["q"], n=64, names=["f"], channel="c", spread=False),
+                                 queues=["q"], n=64, names=["f"], channel="c", spread=False, k=64),
     "workflow_claim_batch#spread": dict(executor_id="e", owner_token="t", owner_instance="i", now_ms=5,
                                         queues=["q", "r", "s"], n=64, names=["f"], channel="c",
-                                        spread=True),
+                                        spread=True, k=22),
     "workflow_claim_named": dict(executor_id="e", owner_token="t", owner_instance="i", now_ms=5,
                                  queues=["q"], n=64, names=["f"], include=True),
     "workflow_claim_limited": dict(executor_id="e", owner_token="t", owner_instance="i", now_ms=5,

@@ -187,3 +187,21 @@ def test_two_applications_share_one_schema(config: dict[str, Any], pg_url: str, 
         DBOS.destroy()
     owners = query(pg_url, schema, "SELECT name, application_name FROM queues ORDER BY name")
     assert [r["name"] for r in owners if r["name"] == "_dbos_internal_queue"] == []
+
+
+def test_launch_registers_its_queues_in_one_go_or_none(config: dict[str, Any], pg_url: str, schema: str) -> None:
+    """A launch writes every declared queue in one transaction: when another application
+    owns one of the names, it fails naming the owner and writes none of them."""
+    DBOS(config={**config, "name": "owner-app"})  # type: ignore[typeddict-item]
+    Queue("shared_name")
+    DBOS.launch()
+    DBOS.destroy(destroy_registry=True)
+    DBOS(config={**config, "name": "late-app"})  # type: ignore[typeddict-item]
+    for name in ("late_one", "shared_name", "late_two"):
+        Queue(name)
+    with pytest.raises(DBOSQueueConfigError, match="shared_name is already registered by application owner-app"):
+        DBOS.launch()
+    DBOS.destroy(destroy_registry=True)
+    rows = query(pg_url, schema, "SELECT name, application_name FROM queues WHERE name <> '_dbos_internal_queue' "
+                 "ORDER BY name")
+    assert rows == [{"name": "shared_name", "application_name": "owner-app"}]
