@@ -134,18 +134,32 @@ def start(rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[s
         stored = args[1:] if target.class_name is not None else args
     new = new_row(rt, info, workflow_id, rt.serializer.serialize({"args": stored, "kwargs": kwargs}),
                    placement, parent, target)
+    # a row that runs here is in the ledger before its insert commits (the orphan sweep)
+    reserved = new.owner_token is not None and rt.inflight.reserve(workflow_id, new.owner_token)
     try:
         row, workflow_id = _insert(rt, new, opts, info)
-    except (DBOSWorkflowIDInUseError, DBOSQueueDeduplicatedError) as exc:
+    except BaseException as exc:
+        if reserved:
+            rt.inflight.release(new.workflow_id, new.owner_token)
+            reserved = False
+        if not isinstance(exc, (DBOSWorkflowIDInUseError, DBOSQueueDeduplicatedError)):
+            raise
         if parent is not None and fid is not None and fid not in parent.recorded:
             record_operation(rt, parent, fid, info.name, output=None,
                              error=rt.serializer.serialize_error(exc), started_at_ms=started)
         raise
-    if parent is not None and fid is not None and fid not in parent.recorded:
-        record_operation(rt, parent, fid, info.name, output=None, error=None,
-                         child_workflow_id=workflow_id, started_at_ms=started)
+    try:
+        if parent is not None and fid is not None and fid not in parent.recorded:
+            record_operation(rt, parent, fid, info.name, output=None, error=None,
+                             child_workflow_id=workflow_id, started_at_ms=started)
+    except BaseException:
+        if reserved:  # the row stays ours and unrun: the orphan sweep hands it back
+            rt.inflight.release(new.workflow_id, new.owner_token)
+        raise
     handle: WorkflowHandle[Any] = WorkflowHandle(rt, workflow_id)
     if row is None or not row.inserted or new.owner_token is None:
+        if reserved:
+            rt.inflight.release(new.workflow_id, new.owner_token)
         return handle, None
     identity = auth.from_row(new.authenticated_user, new.authenticated_roles, new.assumed_role)
     return handle, WorkflowContext(
@@ -231,7 +245,7 @@ def run(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo, args: tuple[Any, 
         metrics.workflow_ran(info.name, started)
         tracing.end_unwinding(span)
         if not handed_over:
-            rt.inflight.release(ctx.workflow_id)
+            rt.inflight.release(ctx.workflow_id, ctx.owner_token)
 
 
 def complete(rt: Runtime, ctx: WorkflowContext, status: str, output: str | None,
@@ -248,7 +262,7 @@ def complete(rt: Runtime, ctx: WorkflowContext, status: str, output: str | None,
         return False
 
     def durable(failure: BaseException | None) -> None:
-        rt.inflight.release(ctx.workflow_id)
+        rt.inflight.release(ctx.workflow_id, ctx.owner_token)
         if failure is None:
             metrics.workflow_finished(ctx.queue_name, ctx.name, status)
         on_durable(failure)

@@ -8,7 +8,8 @@ concurrency), the library's defaults otherwise. With --queues Q (the queues scen
 goes to queue i % Q (`bench`, `bench-q0001`, ...), and --empty-queues E declares E more
 (`bench-empty-000`, ...) that stay empty; all of them are declared before any launch, so the
 producer and the forked pool know the same queues. --retention-sec (the soak) sets
-workflow_retention_sec.
+workflow_retention_sec; `--option dbos-workers:affinity=auto|true|false` sets
+worker_cpu_affinity.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ class DbosWorkers(harness.Adapter):
                          "worker_threads": self.threads or "library default (64)",
                          "enable_metrics": self.metrics, "queues": len(self.queues),
                          "empty_queues": len(self.empty), "workflow_retention_sec": args.retention_sec,
+                         "worker_cpu_affinity": args.options.get("affinity", "library default (auto)"),
                          "other": "library defaults"}
 
     def _launch(self, procs: int) -> None:
@@ -135,6 +137,9 @@ class DbosWorkers(harness.Adapter):
             config["worker_threads"] = self.threads
         if self.metrics:
             config["enable_metrics"] = True
+        if "affinity" in self.args.options:  # --option dbos-workers:affinity=auto|true|false
+            value = str(self.args.options["affinity"]).lower()
+            config["worker_cpu_affinity"] = value if value == "auto" else value in ("1", "true", "on", "yes")
         if self.args.retention_sec is not None:
             config["workflow_retention_sec"] = self.args.retention_sec
         DBOS(config=config)  # type: ignore[arg-type]

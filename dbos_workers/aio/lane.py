@@ -79,7 +79,8 @@ class AsyncLane:
         if not rows:  # no async row at the queues' heads: the thread claim (any name) takes
             self._idle_until = time.monotonic() + THREADS_RETRY_SEC  # new ones meanwhile
         for row in rows:
-            rt.inflight.claimed(row.workflow_id, row.queue_name, row.partition_key, on_loop=True)
+            rt.inflight.claimed(row.workflow_id, row.queue_name, row.partition_key, on_loop=True,
+                                token=row.owner_token)
             metrics.workflow_claimed(row.queue_name, row.created_at, row.started_at)
             rt.log.debug("workflow_claimed", workflow_id=row.workflow_id, queue=row.queue_name, lane="async")
         return rows
@@ -99,7 +100,7 @@ class AsyncLane:
         rows = rt.db.workflows.claim_named(queues, n, names=names, include=False,
                                            executor_id=rt.executor_id, owner_instance=rt.instance_id)
         for row in rows:
-            rt.inflight.claimed(row.workflow_id, row.queue_name, row.partition_key)
+            rt.inflight.claimed(row.workflow_id, row.queue_name, row.partition_key, token=row.owner_token)
             metrics.workflow_claimed(row.queue_name, row.created_at, row.started_at)
         if not rows:  # it walks past the loop's backlog: not again for a while
             self._threads_idle_until = time.monotonic() + THREADS_RETRY_SEC

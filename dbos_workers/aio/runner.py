@@ -65,7 +65,7 @@ async def run(rt: Runtime, ctx: WorkflowContext, info: WorkflowInfo, args: tuple
         exit_workflow(token)
         metrics.workflow_ran(info.name, started)
         tracing.end_unwinding(span)
-        rt.inflight.release(ctx.workflow_id)
+        rt.inflight.release(ctx.workflow_id, ctx.owner_token)
 
 
 async def _body(info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -110,7 +110,7 @@ async def run_claimed(rt: Runtime, claimed: ClaimedWorkflow, freed: Callable[[],
     except Exception as exc:
         rt.log.error("workflow_execute_failed", workflow_id=claimed.workflow_id, error=repr(exc)[:300])
     finally:
-        rt.inflight.release(claimed.workflow_id)
+        rt.inflight.release(claimed.workflow_id, claimed.owner_token)
         freed()
 
 

@@ -192,7 +192,7 @@ class Claimer:
 
     def _enter(self, rows: list[ClaimedWorkflow]) -> list[ClaimedWorkflow]:
         for row in rows:
-            self.rt.inflight.claimed(row.workflow_id, row.queue_name, row.partition_key,
+            self.rt.inflight.claimed(row.workflow_id, row.queue_name, row.partition_key, token=row.owner_token,
                                      on_loop=runs_on_loop(self.rt.registry, row.name))
             metrics.workflow_claimed(row.queue_name, row.created_at, row.started_at)
             self.rt.log.debug("workflow_claimed", workflow_id=row.workflow_id, queue=row.queue_name)

@@ -55,10 +55,10 @@ def run_claimed(rt: Runtime, claimed: ClaimedWorkflow, on_durable: Then | None =
         prepared = _prepare(rt, claimed)
         ctx = None if prepared is None else resume_context(rt, claimed)
     except BaseException:
-        rt.inflight.release(claimed.workflow_id)
+        rt.inflight.release(claimed.workflow_id, claimed.owner_token)
         raise
     if prepared is None or ctx is None:
-        rt.inflight.release(claimed.workflow_id)
+        rt.inflight.release(claimed.workflow_id, claimed.owner_token)
         return
     info, args, kwargs = prepared
     run_detached(rt, ctx, info, args, kwargs, on_durable)
@@ -182,10 +182,10 @@ class Executor(ThreadService):
         except Exception as exc:
             self.rt.log.error("workflow_execute_failed", workflow_id=claimed.workflow_id,
                               error=repr(exc)[:300])
-            self.rt.inflight.release(claimed.workflow_id)
+            self.rt.inflight.release(claimed.workflow_id, claimed.owner_token)
         finally:
             self.budget.record(time.thread_time() - cpu)
-            self.rt.inflight.ran(claimed.workflow_id)
+            self.rt.inflight.ran(claimed.workflow_id, claimed.owner_token)
             self._freed()
 
     # 4. Free the slot ----------------------------------------------------------------------
@@ -286,13 +286,19 @@ class Executor(ThreadService):
 
     # Orphans and hand-back -----------------------------------------------------------------
     def sweep_orphans(self) -> None:
-        """Rows claimed by this instance whose claim reply was lost (connection drop)."""
+        """Rows claimed by this instance whose claim reply was lost (connection drop). Under
+        the claim lock: a claim between its commit and its rows entering the ledger looked
+        orphaned, and the sweep handed back a workflow this process had just started (the
+        randomized fault schedule, seed 7: one step run twice in one process, 6 ms apart).
+        Rows started here enter the ledger before their insert commits (workflow.start)."""
         rt = self.rt
-        held = rt.db.workflows.held_by(rt.executor_id, rt.instance_id)
-        orphans = [w for w in held if w not in rt.inflight]
+        with self.claim_lock:
+            held = rt.db.workflows.held_by(rt.executor_id, rt.instance_id)
+            orphans = [w for w in held if w not in rt.inflight]
+            if orphans:
+                rt.db.workflows.requeue(orphans, refund=True, default_queue=INTERNAL_QUEUE,
+                                        owner_instance=rt.instance_id)
         if orphans:
-            rt.db.workflows.requeue(orphans, refund=True, default_queue=INTERNAL_QUEUE,
-                                    owner_instance=rt.instance_id)
             rt.log.warning("orphans_requeued", workflows=len(orphans))
             metrics.handed_back("orphan", len(orphans))
 

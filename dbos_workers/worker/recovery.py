@@ -61,7 +61,7 @@ def recover_own(rt: Runtime) -> list[str]:
         metrics.recovered("own", 1)
         rt.log.info("workflow_recovered", workflow_id=claimed.workflow_id,
                     attempts=claimed.recovery_attempts)
-        rt.inflight.claimed(claimed.workflow_id, claimed.queue_name)
+        rt.inflight.claimed(claimed.workflow_id, claimed.queue_name, token=claimed.owner_token)
         rt.executor_threads.submit(run_claimed, rt, claimed)
         recovered.append(claimed.workflow_id)
     return recovered
