@@ -15,7 +15,7 @@ without a round trip in the common case:
   no longer owns it.
 
 A renewal and the leader's sweep cannot cross: the sweep locks the stale executor rows it
-acts on (`maintenance_expired_holders`, FOR UPDATE) until its requeue commits, so a renewal
+acts on (`maintenance_recover_expired`, one statement, FOR UPDATE) until it commits, so a renewal
 either lands first (and the sweep leaves this holder alone) or waits, and the ownership read
 after it sees the requeue. Without this, the first step after a heal ran on work the leader
 was just taking back, and ran again on the re-claim (the randomized fault schedule, seed 4).

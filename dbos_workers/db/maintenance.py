@@ -19,21 +19,12 @@ class MaintenanceStore(Store):
 
     def recover_expired(self, lease_ms: int, n: int, default_queue: str) -> int:
         """Hand PENDING work whose holder's lease expired on the database's clock back to its
-        queue, in one transaction that holds the silent holders' executor rows until the
-        requeue commits (a renewal cannot cross it: lease.py). Only rows still held by the
-        owner token seen move. Returns how many moved."""
-        def recover(tx: Tx) -> int:
-            rows = tx.all("maintenance_expired_holders", lease_ms=lease_ms, n=n)
-            if not rows:
-                return 0
-            moved = tx.all("workflow_requeue", workflow_ids=[r["workflow_uuid"] for r in rows],
-                           owner_tokens=[r["owner_token"] for r in rows], owner_instance=None,
-                           refund=0, default_queue=default_queue, now_ms=self.now_ms(),
-                           channel=self.channel)
-            return sum(int(r["moved"]) for r in moved)
-
-        result: int = self.repo.call(recover, transaction=True)
-        return result
+        queue, in one statement that holds the silent holders' executor rows until it commits
+        (a renewal cannot cross it: lease.py). Only rows still held by the owner token seen
+        move. Returns how many moved."""
+        rows = self.repo.all("maintenance_recover_expired", lease_ms=lease_ms, n=n,
+                             default_queue=default_queue, now_ms=self.now_ms(), channel=self.channel)
+        return sum(int(r["moved"]) for r in rows)
 
     def prune_finished(self, cutoff_ms: int, n: int) -> list[str]:
         """Delete a batch of finished workflows past the cutoff (planned for this cut-off);

@@ -34,7 +34,8 @@ from .queries import load_queries
 
 Row = dict[str, Any]
 # Run on every pooled connection (sync and async) before its first statement.
-SESSION_SETUP = ("session_generic_plans", "session_no_jit", "session_index_scans")
+SESSION_SETUP = ("session_generic_plans", "session_no_jit", "session_index_scans",
+                 "session_idle_transaction_timeout")
 T = TypeVar("T")
 log = structlog.get_logger("dbos_workers.db")
 

@@ -64,13 +64,17 @@ WITH due AS (
 SELECT pg_notify(%(channel)s, 'q:' || queue_name), queue_name
 FROM (SELECT DISTINCT queue_name FROM due) AS queues;
 
--- name: maintenance_expired_holders
--- PENDING work whose holder's lease expired (or that has no live holder row), bounded. Lease
--- ages are measured on the database's clock only. The live-but-silent holders' executor rows
--- are locked (FOR UPDATE, re-checked on their latest version) until the caller's requeue
--- commits: a heartbeat renewing such a lease waits for it, and the holder's ownership read
--- after the renewal sees the requeue; a renewal that landed first takes its holder out of
--- the sweep (lease.py).
+-- name: maintenance_recover_expired
+-- Hand PENDING work whose holder's lease expired (or that has no live holder row) back to
+-- its queue, bounded, in one statement. Lease ages are measured on the database's clock
+-- only. The live-but-silent holders' executor rows are locked (FOR UPDATE, re-checked on
+-- their latest version) until this statement commits: a heartbeat renewing such a lease
+-- waits for it, and the holder's ownership read after the renewal sees the requeue; a
+-- renewal that landed first takes its holder out of the sweep (lease.py). One statement, not
+-- a transaction of several: a leader cut off between statements left its open transaction's
+-- locks on the server, and every renewal of those holders and the next leader's sweep waited
+-- for them (the randomized schedule, seed 7: a new leader stalled 2 s and cron ticks fell out
+-- of the failover window). A row is moved only while still held by the owner token seen.
 WITH candidate AS (
     SELECT ws.workflow_uuid, ws.owner_token, ws.owner_instance,
            ex.instance_id IS NULL OR ex.stopped_at IS NOT NULL AS holderless
@@ -87,9 +91,20 @@ WITH candidate AS (
       AND stopped_at IS NULL AND heartbeat_at < db_now_ms() - %(lease_ms)s::BIGINT
     ORDER BY instance_id
     FOR UPDATE
+), target AS MATERIALIZED (
+    SELECT c.workflow_uuid, c.owner_token FROM candidate c
+    WHERE c.holderless OR c.owner_instance IN (SELECT instance_id FROM silent)
+), moved AS (
+    UPDATE workflow_status ws
+    SET status = 'ENQUEUED', owner_token = NULL, owner_instance = NULL, parked = FALSE,
+        queue_name = COALESCE(ws.queue_name, %(default_queue)s), updated_at = %(now_ms)s
+    WHERE ws.workflow_uuid = ANY(ARRAY(SELECT workflow_uuid FROM target)) AND ws.status = 'PENDING'
+      AND EXISTS (SELECT 1 FROM target t WHERE t.workflow_uuid = ws.workflow_uuid
+                  AND (t.owner_token IS NULL OR t.owner_token = ws.owner_token))
+    RETURNING ws.queue_name
 )
-SELECT c.workflow_uuid, c.owner_token FROM candidate c
-WHERE c.holderless OR c.owner_instance IN (SELECT instance_id FROM silent);
+SELECT pg_notify(%(channel)s, 'q:' || queue_name), queue_name, moved
+FROM (SELECT queue_name, count(*) AS moved FROM moved GROUP BY queue_name) AS queues;
 
 -- name: maintenance_prune_finished
 -- Delete finished workflows completed before the cutoff (bounded batch) with their recorded

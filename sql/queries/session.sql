@@ -24,6 +24,13 @@ SET jit = off;
 -- has an index path (tests/integration/test_plans.py); sequential scans are the last resort.
 SET enable_seqscan = off;
 
+-- name: session_idle_transaction_timeout
+-- A client cut off (a silent partition) between the statements of a transaction leaves its
+-- locks on the server until the server notices the dead connection (hours, with the kernel's
+-- keepalive defaults): a per-queue claim lock or row locks others wait for. Every system
+-- database transaction sends its statements back to back, so one idle this long is dead.
+SET idle_in_transaction_session_timeout = '15s';
+
 -- name: session_custom_plans_local
 -- For one transaction: plan with the actual parameter values. Retention's cut-off decides
 -- whether a BRIN bitmap (few rows past it) or a scan that stops at LIMIT (many) is right; a

@@ -107,12 +107,13 @@ def test_the_sweep_holds_the_silent_holders_row_until_its_requeue_commits(
           "executor_id, owner_token, owner_instance, recovery_attempts, created_at, updated_at) "
           "VALUES ('held', 'PENDING', 'w', '', 'q', 'x', 'tok', %s, 1, 0, 0)", rt.instance_id)
     _lapse(pg_url, schema, rt.instance_id)
-    sweep = load_queries()["maintenance_expired_holders"]
-    with psycopg.connect(pg_url) as conn:
+    sweep = load_queries()["maintenance_recover_expired"]
+    with psycopg.connect(pg_url) as conn:  # the sweep's statement, its commit held back
         conn.execute(psycopg.sql.SQL("SET search_path TO {}").format(psycopg.sql.Identifier(schema)))
-        rows = conn.execute(sweep.encode(), {"lease_ms": 1000, "n": 10}).fetchall()
-        assert [r[0] for r in rows] == ["held"]
-        # while the sweep's transaction is open, the holder's renewal cannot land
+        rows = conn.execute(sweep.encode(), {"lease_ms": 1000, "n": 10, "default_queue": "q",
+                                             "now_ms": 1, "channel": "c"}).fetchall()
+        assert [int(r[2]) for r in rows] == [1]
+        # until the sweep commits, the holder's renewal cannot land
         with psycopg.connect(pg_url, autocommit=True) as other, \
                 pytest.raises(psycopg.errors.LockNotAvailable):
             other.execute("SET lock_timeout = '100ms'")

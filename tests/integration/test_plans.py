@@ -58,7 +58,7 @@ HOT: dict[str, dict[str, Any]] = {
                              default_queue="q", now_ms=1, channel="c"),
     "workflow_get_outcome": dict(workflow_id="w-10"),
     "step_list": dict(workflow_id="w-10"),
-    "maintenance_expired_holders": dict(now_ms=10**13, lease_ms=1000, n=500),
+    "maintenance_recover_expired": dict(now_ms=10**13, lease_ms=1000, n=500, default_queue="q", channel="c"),
     "maintenance_promote_delayed": dict(now_ms=10**13, n=500, channel="c"),
     "workflow_cancel_expired": dict(now_ms=10**13, n=500, channel="c"),
 }
@@ -100,8 +100,9 @@ def test_pool_sessions_use_generic_plans_without_jit(launch: Any) -> None:
     launch()
     with DBOS._rt().db.repo._pool.connection() as conn:
         settings = {k: conn.execute(f"SHOW {k}".encode()).fetchone()[k]
-                    for k in ("plan_cache_mode", "jit", "enable_seqscan")}
-    assert settings == {"plan_cache_mode": "force_generic_plan", "jit": "off", "enable_seqscan": "off"}
+                    for k in ("plan_cache_mode", "jit", "enable_seqscan", "idle_in_transaction_session_timeout")}
+    assert settings == {"plan_cache_mode": "force_generic_plan", "jit": "off", "enable_seqscan": "off",
+                        "idle_in_transaction_session_timeout": "15s"}
 
 
 @pytest.mark.slow
