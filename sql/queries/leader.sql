@@ -74,7 +74,10 @@ FROM (SELECT DISTINCT queue_name FROM due) AS queues;
 -- a transaction of several: a leader cut off between statements left its open transaction's
 -- locks on the server, and every renewal of those holders and the next leader's sweep waited
 -- for them (the randomized schedule, seed 7: a new leader stalled 2 s and cron ticks fell out
--- of the failover window). A row is moved only while still held by the owner token seen.
+-- of the failover window). Nor does it wait for locks others hold (SKIP LOCKED: a renewal in
+-- progress, or a cut-off holder's open transaction on its row); those rows are looked at again
+-- on the next tick, so the leader's loop, which also fires cron, never stalls here. A row is
+-- moved only while still held by the owner token seen.
 WITH candidate AS (
     SELECT ws.workflow_uuid, ws.owner_token, ws.owner_instance,
            ex.instance_id IS NULL OR ex.stopped_at IS NOT NULL AS holderless
@@ -90,15 +93,19 @@ WITH candidate AS (
     WHERE instance_id IN (SELECT owner_instance FROM candidate WHERE NOT holderless)
       AND stopped_at IS NULL AND heartbeat_at < db_now_ms() - %(lease_ms)s::BIGINT
     ORDER BY instance_id
-    FOR UPDATE
+    FOR UPDATE SKIP LOCKED
 ), target AS MATERIALIZED (
     SELECT c.workflow_uuid, c.owner_token FROM candidate c
     WHERE c.holderless OR c.owner_instance IN (SELECT instance_id FROM silent)
+), lockable AS MATERIALIZED (
+    SELECT w.workflow_uuid FROM workflow_status w
+    WHERE w.workflow_uuid = ANY(ARRAY(SELECT workflow_uuid FROM target))
+    FOR UPDATE SKIP LOCKED
 ), moved AS (
     UPDATE workflow_status ws
     SET status = 'ENQUEUED', owner_token = NULL, owner_instance = NULL, parked = FALSE,
         queue_name = COALESCE(ws.queue_name, %(default_queue)s), updated_at = %(now_ms)s
-    WHERE ws.workflow_uuid = ANY(ARRAY(SELECT workflow_uuid FROM target)) AND ws.status = 'PENDING'
+    WHERE ws.workflow_uuid = ANY(ARRAY(SELECT workflow_uuid FROM lockable)) AND ws.status = 'PENDING'
       AND EXISTS (SELECT 1 FROM target t WHERE t.workflow_uuid = ws.workflow_uuid
                   AND (t.owner_token IS NULL OR t.owner_token = ws.owner_token))
     RETURNING ws.queue_name
