@@ -57,23 +57,18 @@ async def start(rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: 
     # a row that runs here is in the ledger before its insert commits (the orphan sweep)
     reserved = new.owner_token is not None and rt.inflight.reserve(workflow_id, new.owner_token, on_loop=True)
     try:
-        row, workflow_id = await _insert(rt, new, opts, info)
-    except BaseException as exc:
-        if reserved:
-            rt.inflight.release(new.workflow_id, new.owner_token)
-            reserved = False
-        if not isinstance(exc, (DBOSWorkflowIDInUseError, DBOSQueueDeduplicatedError)):
+        try:
+            row, workflow_id = await _insert(rt, new, opts, info)
+        except (DBOSWorkflowIDInUseError, DBOSQueueDeduplicatedError) as exc:
+            if parent is not None and fid is not None and fid not in parent.recorded:
+                await record_operation(rt, parent, fid, info.name, output=None,
+                                       error=rt.serializer.serialize_error(exc), started_at_ms=started)
             raise
-        if parent is not None and fid is not None and fid not in parent.recorded:
-            await record_operation(rt, parent, fid, info.name, output=None,
-                                   error=rt.serializer.serialize_error(exc), started_at_ms=started)
-        raise
-    try:
         if parent is not None and fid is not None and fid not in parent.recorded:
             await record_operation(rt, parent, fid, info.name, output=None, error=None,
                                    child_workflow_id=workflow_id, started_at_ms=started)
     except BaseException:
-        if reserved:  # the row stays ours and unrun: the orphan sweep hands it back
+        if reserved:  # not run here: the row is not ours, or the orphan sweep hands it back
             rt.inflight.release(new.workflow_id, new.owner_token)
         raise
     handle: WorkflowHandleAsync[Any] = WorkflowHandleAsync(rt, workflow_id)

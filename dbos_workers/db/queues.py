@@ -21,8 +21,8 @@ class QueueOwnedElsewhere(Exception):
 class QueueStore(Store):
     def upsert_all(self, queues: Sequence[tuple[QueueSettings, bool]], *,
                    refuse_owned_by_others: str) -> list[tuple[bool, str | None]]:
-        """Register many queues (each with its update_existing) in one transaction, as
-        `upsert` each; their `Q:` wake-ups are delivered together at the commit, so every
+        """Register many queues (each with its update_existing) in one transaction, one
+        `queue_upsert` each; their `Q:` wake-ups are delivered together at the commit, so every
         process re-reads the queue rows about once, not once per queue. A queue owned by an
         application other than the one named rolls all of it back (QueueOwnedElsewhere)."""
         def upsert(tx: Tx) -> list[tuple[bool, str | None]]:

@@ -124,7 +124,8 @@ class Claimer:
 
     def serves(self, queue: str) -> bool:
         """On every `q:` NOTIFY (listener thread): a set lookup, not a walk of the queues."""
-        return self.plan is not None and queue in self._served
+        self._refresh()
+        return queue in self._served
 
     def limit(self) -> int:
         """How many workflows to hold now: the thread count, lowered for CPU-heavy ones."""

@@ -32,7 +32,6 @@ class QueueWalk:
         self._seq = 0
         self._full_at = -1e18
         self._start = 0  # index (in the full list) the next walk starts at
-        self._index: tuple[int, dict[str, int]] = (0, {})
 
     def woken(self, queue: str | None) -> None:
         """A `q:` NOTIFY for queue (listener thread); None: after a reconnect, anything."""
@@ -69,18 +68,11 @@ class QueueWalk:
         with self._lock:
             if busy:
                 last = max(i for i, q in enumerate(walked) if q in busy)
-                self._start = self._position(queues, walked[last]) + 1
+                self._start = queues.index(walked[last]) + 1
             if drained:
                 for queue in walked:
                     if queue not in busy and self._woken.get(queue, 0) <= mark:
                         self._empty.add(queue)
-
-    def _position(self, queues: list[str], queue: str) -> int:
-        key, index = self._index
-        if key != id(queues) or len(index) != len(queues):
-            index = {q: i for i, q in enumerate(queues)}
-            self._index = (id(queues), index)
-        return index.get(queue, -1)
 
     def empty_count(self) -> int:
         return len(self._empty)

@@ -125,3 +125,25 @@ def test_the_sweep_holds_the_silent_holders_row_until_its_requeue_commits(
     assert rt.db.maintenance.recover_expired(1000, 10, "q") == 0
     [row] = query(pg_url, schema, "SELECT status FROM workflow_status WHERE workflow_uuid = 'held'")
     assert row["status"] == "PENDING"
+
+
+def test_a_row_started_here_is_in_the_ledger_from_its_insert_on(launch: Any, pg_url: str, schema: str) -> None:
+    """The orphan sweep hands back rows this instance holds that the ledger does not list: a
+    row started here is listed from the moment its insert commits, not only once its thread
+    picks it up (until then the sweep could take it and it would run twice)."""
+    from dbos_workers import workflow as wf
+    from dbos_workers.registry import info_of
+
+    @DBOS.workflow()
+    def started(x: int) -> int:
+        return x
+
+    launch(worker_processes=0)
+    rt = DBOS._rt()
+    handle, ctx = wf.start(rt, info_of(started), (3,), {}, wf.Placement("pool"))
+    assert ctx is not None
+    [row] = query(pg_url, schema, "SELECT status, owner_instance FROM workflow_status WHERE workflow_uuid = %s",
+                  handle.workflow_id)
+    assert (row["status"], row["owner_instance"]) == ("PENDING", rt.instance_id)
+    assert handle.workflow_id in rt.inflight  # before anything runs it
+    rt.inflight.release(handle.workflow_id, ctx.owner_token)
